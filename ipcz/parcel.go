@@ -1,0 +1,47 @@
+package ipcz
+
+// Parcel is one unit of communication through a portal: bytes and objects
+// (portals and boxes) put together and got together.
+//
+// A Parcel is owned by exactly one party at a time (the putting call, a
+// queue, a link in flight, or the getting call), so it needs no lock.
+type Parcel struct {
+	seq SequenceNumber
+	// data holds the parcel's bytes; data[consumed:] are still unread.
+	data     []byte
+	consumed int
+	// objects are the attached portals and boxes, detached from any
+	// application handle while the parcel is in transit;
+	// objects[objectsTaken:] are still unread.
+	objects      []Object
+	objectsTaken int
+	// source says where the parcel came from, for Reject. Nil for a parcel
+	// put on this node.
+	source parcelSource
+}
+
+// parcelSource is the link a parcel arrived over from another node.
+type parcelSource interface {
+	// reportBadActivity tells the driver the parcel was rejected.
+	reportBadActivity(context uintptr) error
+}
+
+func (p *Parcel) remainingBytes() int        { return len(p.data) - p.consumed }
+func (p *Parcel) remainingData() []byte      { return p.data[p.consumed:] }
+func (p *Parcel) remainingObjects() []Object { return p.objects[p.objectsTaken:] }
+
+// closeObjects closes every object still attached; used when a parcel is
+// discarded unread.
+func (p *Parcel) closeObjects() {
+	for _, o := range p.remainingObjects() {
+		o.Close()
+	}
+	p.objects, p.objectsTaken = nil, 0
+}
+
+// discardParcels closes the objects of parcels nobody will read.
+func discardParcels(ps []*Parcel) {
+	for _, p := range ps {
+		p.closeObjects()
+	}
+}

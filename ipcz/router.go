@@ -1,0 +1,421 @@
+package ipcz
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// routerIDs numbers routers so that the rare operation that locks two of
+// them (MergePortals) can take their locks in a fixed order.
+var routerIDs atomic.Uint64
+
+// Router is one router on a route: the state machine behind a portal. A
+// terminal router backs a live portal. A router whose portal was merged
+// with another becomes a bridge router that forwards parcels between its
+// outward link and its bridge. (Remote links add proxies, which forward
+// between an outward and an inward link.)
+//
+// Parcels arriving from the outward link form the inbound sequence; parcels
+// put by the portal or arriving over the bridge form the outbound sequence.
+// Both are numbered from 0 and released in order.
+type Router struct {
+	// id is immutable; it orders router locks (lowest first).
+	id uint64
+
+	mu sync.Mutex
+
+	// outward is the edge toward the other end of the route. Guarded by mu.
+	outward routeEdge
+	// bridge is non-nil once the router is merged. Guarded by mu.
+	bridge *routeEdge
+	// inbound and outbound are the two sequences. Guarded by mu.
+	inbound  parcelQueue
+	outbound parcelQueue
+	// traps are the portal's installed traps. Guarded by mu.
+	traps trapSet
+
+	// producedBytes counts the data bytes of every outbound parcel
+	// numbered so far; consumedParcels and consumedBytes count what the
+	// portal has got. Both travel with the router if it moves. Guarded
+	// by mu.
+	producedBytes   uint64
+	consumedParcels uint64
+	consumedBytes   uint64
+	// lastPeerConsumedParcels is the peer's consumption count when last
+	// looked at, to detect CONSUMED_REMOTE_PARCEL. Guarded by mu.
+	lastPeerConsumedParcels uint64
+
+	// portalClosed: the application closed the portal. Guarded by mu.
+	portalClosed bool
+	// hasPut and hasGot record whether the portal ever put or got a
+	// parcel; MergePortals refuses portals that have. Guarded by mu.
+	hasPut, hasGot bool
+	// sentOutwardClosure and sentBridgeClosure record that the end of a
+	// sequence was passed on. Guarded by mu.
+	sentOutwardClosure bool
+	sentBridgeClosure  bool
+
+	// pendingPut is the buffer of a two-phase put in progress, and
+	// putCommitting is set while EndPut sends it. Guarded by mu.
+	pendingPut    []byte
+	hasPendingPut bool
+	putCommitting bool
+	// inTwoPhaseGet is set between BeginGet and EndGet. Guarded by mu.
+	inTwoPhaseGet bool
+}
+
+func newRouter() *Router { return &Router{id: routerIDs.Add(1)} }
+
+// newLocalRouterPair returns two terminal routers joined by a central
+// local link.
+func newLocalRouterPair() (*Router, *Router) {
+	a, b := newRouter(), newRouter()
+	la, lb := newLocalLinkPair(linkCentral, a, b)
+	a.outward.primary = la
+	b.outward.primary = lb
+	return a, b
+}
+
+// isTerminalLocked reports whether the router backs a portal (rather than
+// forwarding for a merged one). Preconditions: mu held.
+func (r *Router) isTerminalLocked() bool { return r.bridge == nil }
+
+// localPeerLocked returns the router at the other end of the central link
+// if it is on this node. Preconditions: mu held.
+func (r *Router) localPeerLocked() *Router {
+	if r.outward.primary == nil {
+		return nil
+	}
+	return r.outward.primary.localPeer()
+}
+
+// statusLocked computes the portal status. Preconditions: mu held.
+func (r *Router) statusLocked() PortalStatus {
+	s := PortalStatus{
+		NumLocalParcels: r.inbound.available,
+		NumLocalBytes:   r.inbound.availableBytes,
+	}
+	if r.inbound.hasFinalLength {
+		s.Flags |= PortalStatusPeerClosed
+		if r.inbound.isSequenceFullyConsumed() {
+			s.Flags |= PortalStatusDead
+		}
+	}
+	if l := r.outward.primary; l != nil {
+		if st := l.state(); st != nil {
+			parcels, bytes := st.peerConsumed(l.side())
+			s.NumRemoteParcels = saturatingCount(r.outbound.currentLength(), parcels)
+			s.NumRemoteBytes = saturatingCount(r.producedBytes, bytes)
+		}
+	}
+	return s
+}
+
+// saturatingCount is produced-consumed, clamped to [0, MaxInt]: the
+// consumed count may come from another node and cannot be trusted.
+func saturatingCount(produced, consumed uint64) int {
+	if consumed >= produced {
+		return 0
+	}
+	d := produced - consumed
+	if d > uint64(^uint(0)>>1) {
+		return int(^uint(0) >> 1)
+	}
+	return int(d)
+}
+
+// queryStatus returns the portal status.
+func (r *Router) queryStatus() (PortalStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.portalClosed {
+		return PortalStatus{}, InvalidArgument
+	}
+	return r.statusLocked(), nil
+}
+
+// checkLimitsLocked reports whether a parcel of n bytes fits the limits.
+// Preconditions: mu held.
+func (r *Router) fitsLimitsLocked(limits *PutLimits, n int) bool {
+	if limits == nil {
+		return true
+	}
+	s := r.statusLocked()
+	return s.NumRemoteParcels < limits.MaxQueuedParcels &&
+		n <= limits.MaxQueuedBytes && s.NumRemoteBytes <= limits.MaxQueuedBytes-n
+}
+
+// outboundCapacityLocked returns how many bytes a parcel may carry under
+// limits, or -1 if no parcel fits at all. Preconditions: mu held.
+func (r *Router) outboundCapacityLocked(limits *PutLimits) int {
+	s := r.statusLocked()
+	if s.NumRemoteParcels >= limits.MaxQueuedParcels || s.NumRemoteBytes > limits.MaxQueuedBytes {
+		return -1
+	}
+	return limits.MaxQueuedBytes - s.NumRemoteBytes
+}
+
+// sendOutboundParcel numbers p and sends it outward, subject to limits.
+// It fails with NotFound if the peer is known closed and ResourceExhausted
+// if the limits would be exceeded.
+func (r *Router) sendOutboundParcel(p *Parcel, limits *PutLimits) error {
+	r.mu.Lock()
+	if r.portalClosed {
+		r.mu.Unlock()
+		return InvalidArgument
+	}
+	if r.inbound.hasFinalLength {
+		r.mu.Unlock()
+		return NotFound
+	}
+	if !r.fitsLimitsLocked(limits, len(p.data)) {
+		r.mu.Unlock()
+		return ResourceExhausted
+	}
+	r.hasPut = true
+	r.producedBytes += uint64(len(p.data))
+	// The fast path: nothing is waiting to go out before p and the link is
+	// settled, so p goes straight to the link without being queued.
+	if link := r.outward.primary; link != nil && r.outbound.isEmpty() && r.outward.isStable() {
+		p.seq = r.outbound.skip()
+		r.mu.Unlock()
+		link.acceptParcel(p)
+		return nil
+	}
+	p.seq = r.outbound.currentLength()
+	r.outbound.push(p.seq, p)
+	r.mu.Unlock()
+	r.flush()
+	return nil
+}
+
+// acceptInboundParcel takes a parcel that arrived over the outward link.
+// It reports false if the parcel's number is impossible (already seen,
+// beyond the final length, or absurdly far ahead): a protocol violation
+// when the parcel came from another node.
+func (r *Router) acceptInboundParcel(p *Parcel) bool {
+	var d trapDispatcher
+	r.mu.Lock()
+	if r.portalClosed {
+		r.mu.Unlock()
+		p.closeObjects()
+		return true
+	}
+	before := r.inbound.available
+	if !r.inbound.push(p.seq, p) {
+		r.mu.Unlock()
+		p.closeObjects()
+		return false
+	}
+	if !r.isTerminalLocked() {
+		r.mu.Unlock()
+		r.flush()
+		return true
+	}
+	if r.inbound.available != before {
+		status := r.statusLocked()
+		r.traps.update(&status, reasonNewLocalParcel, &d)
+	}
+	r.mu.Unlock()
+	d.dispatch()
+	return true
+}
+
+// acceptOutboundParcel takes a parcel that arrived over the bridge, to be
+// forwarded outward under the same number.
+func (r *Router) acceptOutboundParcel(p *Parcel) bool {
+	r.mu.Lock()
+	ok := r.outbound.push(p.seq, p)
+	r.mu.Unlock()
+	if !ok {
+		p.closeObjects()
+		return false
+	}
+	r.flush()
+	return true
+}
+
+// acceptClosureFromOutward learns that the inbound sequence ends at
+// length: the other end of the route closed.
+func (r *Router) acceptClosureFromOutward(length SequenceNumber) bool {
+	var d trapDispatcher
+	r.mu.Lock()
+	if !r.inbound.setFinalLength(length) {
+		r.mu.Unlock()
+		return false
+	}
+	if r.isTerminalLocked() && !r.portalClosed {
+		status := r.statusLocked()
+		r.traps.update(&status, reasonStatusChanged, &d)
+	}
+	r.mu.Unlock()
+	d.dispatch()
+	r.flush()
+	return true
+}
+
+// acceptClosureFromBridge learns that the outbound sequence, fed by the
+// merged router across the bridge, ends at length.
+func (r *Router) acceptClosureFromBridge(length SequenceNumber) bool {
+	r.mu.Lock()
+	ok := r.outbound.setFinalLength(length)
+	r.mu.Unlock()
+	if ok {
+		r.flush()
+	}
+	return ok
+}
+
+// pendingSend is a parcel that flush hands to a link after unlocking.
+type pendingSend struct {
+	link routerLink
+	p    *Parcel
+}
+
+// flush moves whatever can move: outbound parcels to the outward link,
+// inbound parcels across the bridge of a merged router, and the end of
+// each sequence once everything before it has gone.
+func (r *Router) flush() {
+	var sends []pendingSend
+	var outwardClosure, bridgeClosure routerLink
+	var outwardLength, bridgeLength SequenceNumber
+
+	r.mu.Lock()
+	for r.outbound.hasNext() {
+		link := r.outward.linkForParcel(r.outbound.nextSequenceNumber())
+		if link == nil {
+			break
+		}
+		sends = append(sends, pendingSend{link, r.outbound.pop()})
+	}
+	if r.bridge != nil {
+		for r.inbound.hasNext() {
+			link := r.bridge.linkForParcel(r.inbound.nextSequenceNumber())
+			if link == nil {
+				break
+			}
+			sends = append(sends, pendingSend{link, r.inbound.pop()})
+		}
+		if !r.sentBridgeClosure && r.inbound.isSequenceFullyConsumed() && r.bridge.primary != nil {
+			r.sentBridgeClosure = true
+			bridgeClosure, bridgeLength = r.bridge.primary, r.inbound.finalLength
+		}
+	}
+	if !r.sentOutwardClosure && r.outbound.isSequenceFullyConsumed() && r.outward.primary != nil {
+		r.sentOutwardClosure = true
+		outwardClosure, outwardLength = r.outward.primary, r.outbound.finalLength
+	}
+	r.mu.Unlock()
+
+	for _, s := range sends {
+		s.link.acceptParcel(s.p)
+	}
+	if outwardClosure != nil {
+		outwardClosure.acceptRouteClosure(outwardLength)
+	}
+	if bridgeClosure != nil {
+		bridgeClosure.acceptRouteClosure(bridgeLength)
+	}
+}
+
+// closePortal closes the route end: traps are removed, unread parcels are
+// discarded, and the end of the outbound sequence goes to the peer.
+func (r *Router) closePortal() {
+	var d trapDispatcher
+	r.mu.Lock()
+	r.portalClosed = true
+	r.pendingPut, r.hasPendingPut, r.inTwoPhaseGet = nil, false, false
+	status := r.statusLocked()
+	r.traps.removeAll(&status, &d)
+	r.outbound.setFinalLength(r.outbound.currentLength())
+	dropped := r.inbound.drain()
+	r.mu.Unlock()
+	d.dispatch()
+	discardParcels(dropped)
+	r.flush()
+}
+
+// removeTraps removes every trap with a REMOVED event: the portal's handle
+// was given away (sent in a parcel or merged).
+func (r *Router) removeTraps() {
+	var d trapDispatcher
+	r.mu.Lock()
+	status := r.statusLocked()
+	r.traps.removeAll(&status, &d)
+	r.mu.Unlock()
+	d.dispatch()
+}
+
+// afterConsumeLocked updates counts, traps and the link state after the
+// portal consumed parcels or bytes, and returns the link whose peer must
+// be told. Preconditions: mu held.
+func (r *Router) afterConsumeLocked(d *trapDispatcher) routerLink {
+	r.hasGot = true
+	status := r.statusLocked()
+	r.traps.update(&status, reasonStatusChanged, d)
+	if l := r.outward.primary; l != nil {
+		if st := l.state(); st != nil && st.publishConsumed(l.side(), r.consumedParcels, r.consumedBytes) {
+			return l
+		}
+	}
+	return nil
+}
+
+// onPeerConsumed runs when the peer, at our request, tells us it consumed
+// parcels: remote-queue traps may now fire.
+func (r *Router) onPeerConsumed() {
+	var d trapDispatcher
+	r.mu.Lock()
+	if r.portalClosed || !r.isTerminalLocked() {
+		r.mu.Unlock()
+		return
+	}
+	l := r.outward.primary
+	var st *linkState
+	if l != nil {
+		st = l.state()
+	}
+	if st == nil {
+		r.mu.Unlock()
+		return
+	}
+	// Ask again before looking, so that a consumption after the look is
+	// not missed; a spare notification is harmless.
+	if r.traps.needsRemoteState() {
+		st.monitorPeer(l.side())
+	}
+	reason := reasonStatusChanged
+	if parcels, _ := st.peerConsumed(l.side()); parcels != r.lastPeerConsumedParcels {
+		r.lastPeerConsumedParcels = parcels
+		reason = reasonRemoteConsumed
+	}
+	status := r.statusLocked()
+	r.traps.update(&status, reason, &d)
+	r.mu.Unlock()
+	d.dispatch()
+}
+
+// installTrap installs a trap unless one of its level conditions already
+// holds, in which case it returns FailedPrecondition with the satisfied
+// conditions and the status.
+func (r *Router) installTrap(t *trap) (TrapConditionFlags, PortalStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.portalClosed {
+		return 0, PortalStatus{}, InvalidArgument
+	}
+	if t.conditions.Flags&remoteConditions != 0 {
+		if l := r.outward.primary; l != nil {
+			if st := l.state(); st != nil {
+				st.monitorPeer(l.side())
+				r.lastPeerConsumedParcels, _ = st.peerConsumed(l.side())
+			}
+		}
+	}
+	status := r.statusLocked()
+	if satisfied := t.conditions.satisfiedLevelConditions(&status); satisfied != 0 {
+		return satisfied, status, FailedPrecondition
+	}
+	r.traps.add(t)
+	return 0, PortalStatus{}, nil
+}

@@ -1,0 +1,237 @@
+package ipcz
+
+// getResult is what a get took from the head parcel.
+type getResult struct {
+	numBytes   int
+	numObjects int
+	source     parcelSource
+}
+
+// emptyQueueErrorLocked is the error for a get on an empty queue: NotFound
+// once nothing can ever arrive again, Unavailable otherwise.
+// Preconditions: mu held.
+func (r *Router) emptyQueueErrorLocked() error {
+	if r.inbound.isSequenceFullyConsumed() {
+		return NotFound
+	}
+	return Unavailable
+}
+
+// get copies the head parcel into data and objects. Without partial, it
+// fails with ResourceExhausted (and the sizes needed) if the parcel does
+// not fit; with partial, it takes what fits and leaves the rest queued.
+func (r *Router) get(partial bool, data []byte, objects []Object) (getResult, error) {
+	var d trapDispatcher
+	r.mu.Lock()
+	if r.portalClosed {
+		r.mu.Unlock()
+		return getResult{}, InvalidArgument
+	}
+	if r.inTwoPhaseGet {
+		r.mu.Unlock()
+		return getResult{}, AlreadyExists
+	}
+	p := r.inbound.peek()
+	if p == nil {
+		err := r.emptyQueueErrorLocked()
+		r.mu.Unlock()
+		return getResult{}, err
+	}
+	needBytes, needObjects := p.remainingBytes(), len(p.remainingObjects())
+	if !partial && (needBytes > len(data) || needObjects > len(objects)) {
+		r.mu.Unlock()
+		return getResult{numBytes: needBytes, numObjects: needObjects}, ResourceExhausted
+	}
+	res := getResult{
+		numBytes:   copy(data, p.remainingData()),
+		numObjects: copy(objects, p.remainingObjects()),
+		source:     p.source,
+	}
+	notify := r.consumeHeadLocked(p, res.numBytes, res.numObjects, &d)
+	r.mu.Unlock()
+	d.dispatch()
+	if notify != nil {
+		notify.notifyPeerConsumed()
+	}
+	return res, nil
+}
+
+// takeWhole pops the whole head parcel and returns its unread bytes and
+// objects without copying (for Go callers that want the message as a
+// value).
+func (r *Router) takeWhole() ([]byte, []Object, error) {
+	var d trapDispatcher
+	r.mu.Lock()
+	if r.portalClosed {
+		r.mu.Unlock()
+		return nil, nil, InvalidArgument
+	}
+	if r.inTwoPhaseGet {
+		r.mu.Unlock()
+		return nil, nil, AlreadyExists
+	}
+	p := r.inbound.peek()
+	if p == nil {
+		err := r.emptyQueueErrorLocked()
+		r.mu.Unlock()
+		return nil, nil, err
+	}
+	data, objects := p.remainingData(), p.remainingObjects()
+	notify := r.consumeHeadLocked(p, len(data), len(objects), &d)
+	r.mu.Unlock()
+	d.dispatch()
+	if notify != nil {
+		notify.notifyPeerConsumed()
+	}
+	return data[:len(data):len(data)], objects[:len(objects):len(objects)], nil
+}
+
+// consumeHeadLocked takes numBytes and numObjects from the head parcel p,
+// popping it once nothing is left, and returns the link to notify.
+// Preconditions: mu held; p is the head; the counts are within p.
+func (r *Router) consumeHeadLocked(p *Parcel, numBytes, numObjects int, d *trapDispatcher) routerLink {
+	p.consumed += numBytes
+	p.objectsTaken += numObjects
+	r.inbound.consumedFromHead(numBytes)
+	r.consumedBytes += uint64(numBytes)
+	if p.remainingBytes() == 0 && len(p.remainingObjects()) == 0 {
+		r.inbound.pop()
+		r.consumedParcels++
+	}
+	return r.afterConsumeLocked(d)
+}
+
+// beginGet starts a two-phase get of the head parcel, returning a view of
+// its unread bytes and the number of its objects. The view stays valid
+// until endGet.
+func (r *Router) beginGet(acceptData, acceptObjects bool) ([]byte, int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.portalClosed {
+		return nil, 0, InvalidArgument
+	}
+	if r.inTwoPhaseGet {
+		return nil, 0, AlreadyExists
+	}
+	p := r.inbound.peek()
+	if p == nil {
+		return nil, 0, r.emptyQueueErrorLocked()
+	}
+	if (p.remainingBytes() > 0 && !acceptData) || (len(p.remainingObjects()) > 0 && !acceptObjects) {
+		return nil, 0, ResourceExhausted
+	}
+	r.inTwoPhaseGet = true
+	return p.remainingData(), len(p.remainingObjects()), nil
+}
+
+// endGet finishes the two-phase get: numBytes are consumed and numObjects
+// objects are taken. With abort, nothing is consumed.
+func (r *Router) endGet(numBytes, numObjects int, abort bool) ([]Object, parcelSource, error) {
+	var d trapDispatcher
+	r.mu.Lock()
+	if r.portalClosed {
+		r.mu.Unlock()
+		return nil, nil, InvalidArgument
+	}
+	if !r.inTwoPhaseGet {
+		r.mu.Unlock()
+		return nil, nil, FailedPrecondition
+	}
+	if abort {
+		r.inTwoPhaseGet = false
+		r.mu.Unlock()
+		return nil, nil, nil
+	}
+	p := r.inbound.peek()
+	if numBytes < 0 || numObjects < 0 || numBytes > p.remainingBytes() || numObjects > len(p.remainingObjects()) {
+		r.mu.Unlock()
+		return nil, nil, OutOfRange
+	}
+	var objects []Object
+	if numObjects > 0 {
+		objects = append(objects, p.remainingObjects()[:numObjects]...)
+	}
+	source := p.source
+	r.inTwoPhaseGet = false
+	notify := r.consumeHeadLocked(p, numBytes, numObjects, &d)
+	r.mu.Unlock()
+	d.dispatch()
+	if notify != nil {
+		notify.notifyPeerConsumed()
+	}
+	return objects, source, nil
+}
+
+// beginPut starts a two-phase put of up to n bytes, subject to limits.
+// With allowPartial the buffer may be smaller than n when the limits
+// leave less room.
+func (r *Router) beginPut(n int, allowPartial bool, limits *PutLimits) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.portalClosed {
+		return nil, InvalidArgument
+	}
+	if r.hasPendingPut {
+		return nil, AlreadyExists
+	}
+	if limits != nil {
+		capacity := r.outboundCapacityLocked(limits)
+		if capacity < 0 {
+			return nil, ResourceExhausted
+		}
+		if capacity < n {
+			if !allowPartial || capacity == 0 {
+				return nil, ResourceExhausted
+			}
+			n = capacity
+		}
+	}
+	if r.inbound.hasFinalLength {
+		return nil, NotFound
+	}
+	r.pendingPut, r.hasPendingPut = make([]byte, n), true
+	return r.pendingPut, nil
+}
+
+// takePendingPut claims the pending two-phase put buffer for committing
+// numBytes of it. The put stays pending (for a retry) if the size is wrong.
+func (r *Router) takePendingPut(numBytes int) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.portalClosed {
+		return nil, InvalidArgument
+	}
+	if !r.hasPendingPut || r.putCommitting {
+		return nil, FailedPrecondition
+	}
+	if numBytes < 0 || numBytes > len(r.pendingPut) {
+		return nil, InvalidArgument
+	}
+	r.putCommitting = true
+	return r.pendingPut[:numBytes], nil
+}
+
+// finishPendingPut ends a commit started by takePendingPut: on success the
+// put is over; on failure it stays pending.
+func (r *Router) finishPendingPut(committed bool) {
+	r.mu.Lock()
+	r.putCommitting = false
+	if committed {
+		r.pendingPut, r.hasPendingPut = nil, false
+	}
+	r.mu.Unlock()
+}
+
+// abortPut cancels the pending two-phase put.
+func (r *Router) abortPut() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.portalClosed {
+		return InvalidArgument
+	}
+	if !r.hasPendingPut || r.putCommitting {
+		return FailedPrecondition
+	}
+	r.pendingPut, r.hasPendingPut = nil, false
+	return nil
+}

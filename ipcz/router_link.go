@@ -1,0 +1,153 @@
+package ipcz
+
+import "sync/atomic"
+
+// linkSide names the two ends of a link. A link's creator decides which end
+// is which; the two routers always hold opposite sides.
+type linkSide uint8
+
+const (
+	sideA linkSide = 0
+	sideB linkSide = 1
+)
+
+func (s linkSide) opposite() linkSide { return s ^ 1 }
+
+// linkType says what part of a route a link joins.
+type linkType uint8
+
+const (
+	// linkCentral joins the two halves of a route; a settled route is two
+	// terminal routers on one central link.
+	linkCentral linkType = iota
+	// linkBridge joins two routers merged by MergePortals. Parcels that
+	// arrive over a bridge continue outward.
+	linkBridge
+)
+
+// linkState is the state two routers share about the link between them. It
+// is exactly 64 bytes and holds only atomics, so the same layout serves a
+// local link (on the heap) and a remote link (in the shared memory of a
+// node pair, where the other node may write anything at any time: every
+// value read from it is advisory and checked before use).
+type linkState struct {
+	// status will hold the bits that coordinate proxy bypass (stable,
+	// waiting, locked, per side).
+	status atomic.Uint32
+	// monitor has bit (1 << side) set while that side wants to be told when
+	// the other side consumes parcels (for remote-queue traps). The
+	// consumer clears the bit when it notifies.
+	monitor atomic.Uint32
+	// allowedBypassSource names the node allowed to ask the far side to
+	// accept a bypass link.
+	allowedBypassSource [2]atomic.Uint64
+	// queue[side] is what that side has consumed from its inbound queue.
+	queue [2]queueState
+	_     [8]byte
+}
+
+// queueState counts what one side of a link has consumed, cumulatively over
+// the life of the route end (the counts travel with a router that moves).
+type queueState struct {
+	consumedParcels atomic.Uint64
+	consumedBytes   atomic.Uint64
+}
+
+// publishConsumed stores side's consumption counts and reports whether the
+// other side asked to hear about it (clearing that request).
+func (s *linkState) publishConsumed(side linkSide, parcels, bytes uint64) (notifyPeer bool) {
+	s.queue[side].consumedParcels.Store(parcels)
+	s.queue[side].consumedBytes.Store(bytes)
+	peerBit := uint32(1) << side.opposite()
+	for {
+		m := s.monitor.Load()
+		if m&peerBit == 0 {
+			return false
+		}
+		if s.monitor.CompareAndSwap(m, m&^peerBit) {
+			return true
+		}
+	}
+}
+
+// monitorPeer asks the other side to notify side when it next consumes.
+func (s *linkState) monitorPeer(side linkSide) {
+	s.monitor.Or(uint32(1) << side)
+}
+
+// peerConsumed returns what the side opposite to side has consumed.
+func (s *linkState) peerConsumed(side linkSide) (parcels, bytes uint64) {
+	q := &s.queue[side.opposite()]
+	return q.consumedParcels.Load(), q.consumedBytes.Load()
+}
+
+// routerLink is how a Router reaches the router at the other end of one of
+// its links. A local link calls the other router directly; a remote link
+// (on another node) turns each call into a message over the node link.
+//
+// No method may be called with any router's mutex held: a local link takes
+// the other router's mutex, and a remote link calls the driver.
+type routerLink interface {
+	// linkType is what the link joins.
+	linkType() linkType
+	// side is the side of the link the holder is on.
+	side() linkSide
+	// localPeer is the router at the other end if it is on this node.
+	localPeer() *Router
+	// state is the shared link state, or nil if the link has none (yet).
+	state() *linkState
+	// acceptParcel hands p to the router at the other end.
+	acceptParcel(p *Parcel)
+	// acceptRouteClosure tells the other end that no parcel numbered
+	// length or above will come over this link.
+	acceptRouteClosure(length SequenceNumber)
+	// notifyPeerConsumed tells the other end that this side consumed
+	// parcels, because it asked (linkState.monitor).
+	notifyPeerConsumed()
+}
+
+// localLinkPair is the state shared by the two sides of a local link.
+type localLinkPair struct {
+	typ   linkType     // immutable
+	state linkState    // atomics
+	ends  [2]*Router   // immutable
+	sides [2]localLink // immutable; sides[s] is the link held by ends[s]
+}
+
+// localLink is one side's view of a link between two routers on one node.
+type localLink struct {
+	pair *localLinkPair
+	s    linkSide
+}
+
+// newLocalLinkPair joins a and b with a link of type typ; a holds side A.
+func newLocalLinkPair(typ linkType, a, b *Router) (forA, forB *localLink) {
+	p := &localLinkPair{typ: typ, ends: [2]*Router{a, b}}
+	p.sides[sideA] = localLink{pair: p, s: sideA}
+	p.sides[sideB] = localLink{pair: p, s: sideB}
+	return &p.sides[sideA], &p.sides[sideB]
+}
+
+func (l *localLink) linkType() linkType  { return l.pair.typ }
+func (l *localLink) side() linkSide      { return l.s }
+func (l *localLink) localPeer() *Router  { return l.pair.ends[l.s.opposite()] }
+func (l *localLink) state() *linkState   { return &l.pair.state }
+func (l *localLink) notifyPeerConsumed() { l.localPeer().onPeerConsumed() }
+
+func (l *localLink) acceptParcel(p *Parcel) {
+	peer := l.localPeer()
+	if l.pair.typ == linkBridge {
+		peer.acceptOutboundParcel(p)
+	} else {
+		peer.acceptInboundParcel(p)
+	}
+}
+
+func (l *localLink) acceptRouteClosure(length SequenceNumber) {
+	peer := l.localPeer()
+	if l.pair.typ == linkBridge {
+		peer.acceptClosureFromBridge(length)
+	} else {
+		peer.acceptClosureFromOutward(length)
+	}
+}
