@@ -45,3 +45,36 @@ func discardParcels(ps []*Parcel) {
 		p.closeObjects()
 	}
 }
+
+// Parcels with small payloads are allocated together with their bytes, so
+// a small put costs one allocation instead of two.
+type parcel64 struct {
+	Parcel
+	inline [64]byte
+}
+
+type parcel256 struct {
+	Parcel
+	inline [256]byte
+}
+
+// newParcelCopy returns a parcel holding a copy of data.
+func newParcelCopy(data []byte) *Parcel {
+	var p *Parcel
+	switch n := len(data); {
+	case n == 0:
+		return &Parcel{}
+	case n <= 64:
+		s := new(parcel64)
+		s.data = s.inline[:n:n]
+		p = &s.Parcel
+	case n <= 256:
+		s := new(parcel256)
+		s.data = s.inline[:n:n]
+		p = &s.Parcel
+	default:
+		p = &Parcel{data: make([]byte, n)}
+	}
+	copy(p.data, data)
+	return p
+}

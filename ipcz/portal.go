@@ -67,12 +67,11 @@ func (p *Portal) Put(data []byte, objects []Object, limits *PutLimits) error {
 	if r == nil {
 		return InvalidArgument
 	}
-	return p.sendParcel(r, append([]byte(nil), data...), objects, limits)
+	return p.sendParcel(r, newParcelCopy(data), objects, limits)
 }
 
-// sendParcel sends data (which the parcel takes over) and objects.
-func (p *Portal) sendParcel(r *Router, data []byte, objects []Object, limits *PutLimits) error {
-	parcel := &Parcel{data: data}
+// sendParcel sends parcel with objects attached.
+func (p *Portal) sendParcel(r *Router, parcel *Parcel, objects []Object, limits *PutLimits) error {
 	if len(objects) == 0 {
 		return r.sendOutboundParcel(parcel, limits)
 	}
@@ -121,7 +120,7 @@ func (p *Portal) EndPut(numBytesProduced int, objects []Object, flags EndPutFlag
 	if err != nil {
 		return err
 	}
-	err = p.sendParcel(r, data, objects, nil)
+	err = p.sendParcel(r, &Parcel{data: data}, objects, nil)
 	r.finishPendingPut(err == nil)
 	return err
 }

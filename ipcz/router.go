@@ -212,7 +212,7 @@ func (r *Router) acceptInboundParcel(p *Parcel) bool {
 		r.flush()
 		return true
 	}
-	if r.inbound.available != before {
+	if r.inbound.available != before && !r.traps.isEmpty() {
 		status := r.statusLocked()
 		r.traps.update(&status, reasonNewLocalParcel, &d)
 	}
@@ -351,8 +351,10 @@ func (r *Router) removeTraps() {
 // be told. Preconditions: mu held.
 func (r *Router) afterConsumeLocked(d *trapDispatcher) routerLink {
 	r.hasGot = true
-	status := r.statusLocked()
-	r.traps.update(&status, reasonStatusChanged, d)
+	if !r.traps.isEmpty() {
+		status := r.statusLocked()
+		r.traps.update(&status, reasonStatusChanged, d)
+	}
 	if l := r.outward.primary; l != nil {
 		if st := l.state(); st != nil && st.publishConsumed(l.side(), r.consumedParcels, r.consumedBytes) {
 			return l

@@ -56,6 +56,9 @@ type trapSet struct {
 	traps []*trap
 }
 
+// isEmpty reports whether no trap is installed.
+func (s *trapSet) isEmpty() bool { return len(s.traps) == 0 }
+
 // needsRemoteState reports whether any trap watches the peer's queue.
 func (s *trapSet) needsRemoteState() bool {
 	for _, t := range s.traps {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package ipcz
+
+const raceEnabled = false
