@@ -65,8 +65,10 @@ func (d *testDriver) CreateTransports(t0, t1 DriverHandle) (DriverHandle, Driver
 	return InvalidDriverHandle, InvalidDriverHandle, InvalidArgument
 }
 
-func (d *testDriver) ActivateTransport(t DriverHandle, h ActivityHandler) error { return InvalidArgument }
-func (d *testDriver) DeactivateTransport(t DriverHandle) error                 { return InvalidArgument }
+func (d *testDriver) ActivateTransport(t DriverHandle, h ActivityHandler) error {
+	return InvalidArgument
+}
+func (d *testDriver) DeactivateTransport(t DriverHandle) error { return InvalidArgument }
 func (d *testDriver) Transmit(t DriverHandle, data []byte, handles []DriverHandle) error {
 	return InvalidArgument
 }
