@@ -1,6 +1,9 @@
 package ipcz
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Node is one ipcz node: typically one per process. Portals, boxes and
 // validators belong to a node.
@@ -10,6 +13,18 @@ type Node struct {
 	isBroker   bool         // immutable
 
 	closed atomic.Bool
+
+	mu sync.Mutex
+	// name is the node's name: a broker's from creation, another node's
+	// from its broker. Guarded by mu.
+	name NodeName
+	// links holds the established link to each known node. Guarded by mu.
+	links map[NodeName]*NodeLink
+	// connecting holds links whose handshake is under way. Guarded by mu.
+	connecting map[*NodeLink]bool
+	// brokerLink is the link to this node's broker (nil for a broker, or
+	// before connecting). Guarded by mu.
+	brokerLink *NodeLink
 }
 
 // CreateNode makes a new node that uses driver. driverNode is an opaque
@@ -19,7 +34,28 @@ func CreateNode(driver Driver, driverNode DriverHandle, flags CreateNodeFlags) (
 	if driver == nil {
 		return nil, InvalidArgument
 	}
-	return &Node{driver: driver, driverNode: driverNode, isBroker: flags&CreateNodeAsBroker != 0}, nil
+	n := &Node{
+		driver:     driver,
+		driverNode: driverNode,
+		isBroker:   flags&CreateNodeAsBroker != 0,
+		links:      make(map[NodeName]*NodeLink),
+		connecting: make(map[*NodeLink]bool),
+	}
+	if n.isBroker {
+		name, err := randomNodeName(driver)
+		if err != nil {
+			return nil, err
+		}
+		n.name = name
+	}
+	return n, nil
+}
+
+// Name returns the node's name, or the zero name if it has none yet.
+func (n *Node) Name() NodeName {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.name
 }
 
 // Driver returns the node's driver.
@@ -28,13 +64,39 @@ func (n *Node) Driver() Driver { return n.driver }
 // IsBroker reports whether the node was created as a broker.
 func (n *Node) IsBroker() bool { return n.isBroker }
 
-// Close shuts the node down. Portals already open on it keep working
-// between themselves; the node accepts no new calls.
+// Close shuts the node down: every link to another node is dropped, so
+// routes through them are disconnected. Portals whose routes stay on this
+// node keep working; the node accepts no new calls.
 func (n *Node) Close() error {
 	if n == nil || !n.closed.CompareAndSwap(false, true) {
 		return InvalidArgument
 	}
+	n.mu.Lock()
+	links := make([]*NodeLink, 0, len(n.links)+len(n.connecting))
+	for _, l := range n.links {
+		links = append(links, l)
+	}
+	for l := range n.connecting {
+		links = append(links, l)
+	}
+	n.mu.Unlock()
+	for _, l := range links {
+		l.fail(false)
+	}
 	return nil
+}
+
+// forgetLink removes a failed link from the node's tables.
+func (n *Node) forgetLink(l *NodeLink) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.connecting, l)
+	if name := l.RemoteName(); name.IsValid() && n.links[name] == l {
+		delete(n.links, name)
+	}
+	if n.brokerLink == l {
+		n.brokerLink = nil
+	}
 }
 
 func (n *Node) objectNode() *Node { return n }

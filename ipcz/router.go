@@ -26,6 +26,9 @@ type Router struct {
 
 	// outward is the edge toward the other end of the route. Guarded by mu.
 	outward routeEdge
+	// inward is non-nil once the router's portal moved to another node and
+	// the router became a proxy for it. Guarded by mu.
+	inward *routeEdge
 	// bridge is non-nil once the router is merged. Guarded by mu.
 	bridge *routeEdge
 	// inbound and outbound are the two sequences. Guarded by mu.
@@ -35,12 +38,11 @@ type Router struct {
 	traps trapSet
 
 	// producedBytes counts the data bytes of every outbound parcel
-	// numbered so far; consumedParcels and consumedBytes count what the
-	// portal has got. Both travel with the router if it moves. Guarded
-	// by mu.
-	producedBytes   uint64
-	consumedParcels uint64
-	consumedBytes   uint64
+	// numbered so far, and consumedBytes the bytes the portal has got (the
+	// parcel counts are the queues' sequence numbers). Both travel with
+	// the router if it moves. Guarded by mu.
+	producedBytes uint64
+	consumedBytes uint64
 	// lastPeerConsumedParcels is the peer's consumption count when last
 	// looked at, to detect CONSUMED_REMOTE_PARCEL. Guarded by mu.
 	lastPeerConsumedParcels uint64
@@ -50,10 +52,11 @@ type Router struct {
 	// hasPut and hasGot record whether the portal ever put or got a
 	// parcel; MergePortals refuses portals that have. Guarded by mu.
 	hasPut, hasGot bool
-	// sentOutwardClosure and sentBridgeClosure record that the end of a
-	// sequence was passed on. Guarded by mu.
+	// sentOutwardClosure and sentInnerClosure record that the end of a
+	// sequence was passed on outward, or inward across the inward or bridge
+	// edge. Guarded by mu.
 	sentOutwardClosure bool
-	sentBridgeClosure  bool
+	sentInnerClosure   bool
 
 	// pendingPut is the buffer of a two-phase put in progress, and
 	// putCommitting is set while EndPut sends it. Guarded by mu.
@@ -77,8 +80,18 @@ func newLocalRouterPair() (*Router, *Router) {
 }
 
 // isTerminalLocked reports whether the router backs a portal (rather than
-// forwarding for a merged one). Preconditions: mu held.
-func (r *Router) isTerminalLocked() bool { return r.bridge == nil }
+// forwarding for a merged or moved one). Preconditions: mu held.
+func (r *Router) isTerminalLocked() bool { return r.bridge == nil && r.inward == nil }
+
+// innerEdgeLocked is the edge inbound parcels are forwarded to by a
+// router that is not terminal: its inward edge (a proxy) or its bridge (a
+// merged router). Preconditions: mu held.
+func (r *Router) innerEdgeLocked() *routeEdge {
+	if r.inward != nil {
+		return r.inward
+	}
+	return r.bridge
+}
 
 // localPeerLocked returns the router at the other end of the central link
 // if it is on this node. Preconditions: mu held.
@@ -221,8 +234,8 @@ func (r *Router) acceptInboundParcel(p *Parcel) bool {
 	return true
 }
 
-// acceptOutboundParcel takes a parcel that arrived over the bridge, to be
-// forwarded outward under the same number.
+// acceptOutboundParcel takes a parcel that arrived over the inward link or
+// the bridge, to be forwarded outward under the same number.
 func (r *Router) acceptOutboundParcel(p *Parcel) bool {
 	r.mu.Lock()
 	ok := r.outbound.push(p.seq, p)
@@ -254,9 +267,9 @@ func (r *Router) acceptClosureFromOutward(length SequenceNumber) bool {
 	return true
 }
 
-// acceptClosureFromBridge learns that the outbound sequence, fed by the
-// merged router across the bridge, ends at length.
-func (r *Router) acceptClosureFromBridge(length SequenceNumber) bool {
+// acceptClosureFromInward learns that the outbound sequence, fed across
+// the inward link or the bridge, ends at length.
+func (r *Router) acceptClosureFromInward(length SequenceNumber) bool {
 	r.mu.Lock()
 	ok := r.outbound.setFinalLength(length)
 	r.mu.Unlock()
@@ -277,8 +290,8 @@ type pendingSend struct {
 // each sequence once everything before it has gone.
 func (r *Router) flush() {
 	var sends []pendingSend
-	var outwardClosure, bridgeClosure routerLink
-	var outwardLength, bridgeLength SequenceNumber
+	var outwardClosure, innerClosure routerLink
+	var outwardLength, innerLength SequenceNumber
 
 	r.mu.Lock()
 	for r.outbound.hasNext() {
@@ -288,23 +301,24 @@ func (r *Router) flush() {
 		}
 		sends = append(sends, pendingSend{link, r.outbound.pop()})
 	}
-	if r.bridge != nil {
+	if inner := r.innerEdgeLocked(); inner != nil {
 		for r.inbound.hasNext() {
-			link := r.bridge.linkForParcel(r.inbound.nextSequenceNumber())
+			link := inner.linkForParcel(r.inbound.nextSequenceNumber())
 			if link == nil {
 				break
 			}
 			sends = append(sends, pendingSend{link, r.inbound.pop()})
 		}
-		if !r.sentBridgeClosure && r.inbound.isSequenceFullyConsumed() && r.bridge.primary != nil {
-			r.sentBridgeClosure = true
-			bridgeClosure, bridgeLength = r.bridge.primary, r.inbound.finalLength
+		if !r.sentInnerClosure && r.inbound.isSequenceFullyConsumed() && inner.primary != nil {
+			r.sentInnerClosure = true
+			innerClosure, innerLength = inner.primary, r.inbound.finalLength
 		}
 	}
 	if !r.sentOutwardClosure && r.outbound.isSequenceFullyConsumed() && r.outward.primary != nil {
 		r.sentOutwardClosure = true
 		outwardClosure, outwardLength = r.outward.primary, r.outbound.finalLength
 	}
+	retired := r.retireLinksLocked()
 	r.mu.Unlock()
 
 	for _, s := range sends {
@@ -313,9 +327,43 @@ func (r *Router) flush() {
 	if outwardClosure != nil {
 		outwardClosure.acceptRouteClosure(outwardLength)
 	}
-	if bridgeClosure != nil {
-		bridgeClosure.acceptRouteClosure(bridgeLength)
+	if innerClosure != nil {
+		innerClosure.acceptRouteClosure(innerLength)
 	}
+	for _, l := range retired {
+		l.deactivate()
+	}
+}
+
+// retireLinksLocked detaches the links of a router that is done with its
+// route and returns them for deactivation: a closed portal's router once
+// its closure went out, and a forwarding router once both directions have
+// ended. Preconditions: mu held.
+func (r *Router) retireLinksLocked() []routerLink {
+	var done bool
+	if r.isTerminalLocked() {
+		done = r.portalClosed && r.sentOutwardClosure
+	} else {
+		done = r.sentOutwardClosure && r.sentInnerClosure
+	}
+	if !done {
+		return nil
+	}
+	var links []routerLink
+	take := func(e *routeEdge) {
+		if e == nil {
+			return
+		}
+		for _, l := range []routerLink{e.primary, e.decaying} {
+			if l != nil {
+				links = append(links, l)
+			}
+		}
+		e.primary, e.decaying = nil, nil
+	}
+	take(&r.outward)
+	take(r.innerEdgeLocked())
+	return links
 }
 
 // closePortal closes the route end: traps are removed, unread parcels are
@@ -356,7 +404,7 @@ func (r *Router) afterConsumeLocked(d *trapDispatcher) routerLink {
 		r.traps.update(&status, reasonStatusChanged, d)
 	}
 	if l := r.outward.primary; l != nil {
-		if st := l.state(); st != nil && st.publishConsumed(l.side(), r.consumedParcels, r.consumedBytes) {
+		if st := l.state(); st != nil && st.publishConsumed(l.side(), r.inbound.nextSequenceNumber(), r.consumedBytes) {
 			return l
 		}
 	}
@@ -420,4 +468,51 @@ func (r *Router) installTrap(t *trap) (TrapConditionFlags, PortalStatus, error) 
 	}
 	r.traps.add(t)
 	return 0, PortalStatus{}, nil
+}
+
+// setOutwardLink installs the router's first outward link (an initial
+// portal of ConnectNode, once the connection is up) and sends whatever was
+// put meanwhile.
+func (r *Router) setOutwardLink(l routerLink) {
+	r.mu.Lock()
+	r.outward.primary = l
+	r.mu.Unlock()
+	r.flush()
+}
+
+// acceptDisconnectFromOutward handles the loss of the outward link (its
+// node link failed): nothing more will come from it, so the inbound
+// sequence ends with what has arrived contiguously, and nothing more can
+// go out over it.
+func (r *Router) acceptDisconnectFromOutward() {
+	var d trapDispatcher
+	r.mu.Lock()
+	r.outward.primary, r.outward.decaying = nil, nil
+	r.sentOutwardClosure = true
+	dropped := r.inbound.forceTerminate()
+	dropped = append(dropped, r.outbound.drain()...)
+	if r.isTerminalLocked() && !r.portalClosed {
+		status := r.statusLocked()
+		r.traps.update(&status, reasonStatusChanged, &d)
+	}
+	r.mu.Unlock()
+	d.dispatch()
+	discardParcels(dropped)
+	r.flush()
+}
+
+// acceptDisconnectFromInward handles the loss of a proxy's inward link:
+// the moved portal is gone, so the outbound sequence ends with what has
+// arrived contiguously, which still goes out.
+func (r *Router) acceptDisconnectFromInward() {
+	r.mu.Lock()
+	if inner := r.innerEdgeLocked(); inner != nil {
+		inner.primary, inner.decaying = nil, nil
+	}
+	r.sentInnerClosure = true
+	dropped := r.outbound.forceTerminate()
+	dropped = append(dropped, r.inbound.drain()...)
+	r.mu.Unlock()
+	discardParcels(dropped)
+	r.flush()
 }

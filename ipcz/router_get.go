@@ -96,7 +96,6 @@ func (r *Router) consumeHeadLocked(p *Parcel, numBytes, numObjects int, d *trapD
 	r.consumedBytes += uint64(numBytes)
 	if p.remainingBytes() == 0 && len(p.remainingObjects()) == 0 {
 		r.inbound.pop()
-		r.consumedParcels++
 	}
 	return r.afterConsumeLocked(d)
 }

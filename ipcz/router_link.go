@@ -23,7 +23,20 @@ const (
 	// linkBridge joins two routers merged by MergePortals. Parcels that
 	// arrive over a bridge continue outward.
 	linkBridge
+	// linkPeripheralInward is a proxy's link toward the router its portal
+	// moved to; parcels arriving over it continue outward.
+	linkPeripheralInward
+	// linkPeripheralOutward is that moved router's link back toward the
+	// proxy; parcels arriving over it are inbound.
+	linkPeripheralOutward
 )
+
+// carriesInbound reports whether parcels arriving over a link of this
+// type, from the receiver's point of view, are inbound (from the outward
+// edge) rather than to be forwarded outward.
+func (t linkType) carriesInbound() bool {
+	return t == linkCentral || t == linkPeripheralOutward
+}
 
 // linkState is the state two routers share about the link between them. It
 // is exactly 64 bytes and holds only atomics, so the same layout serves a
@@ -104,6 +117,9 @@ type routerLink interface {
 	// notifyPeerConsumed tells the other end that this side consumed
 	// parcels, because it asked (linkState.monitor).
 	notifyPeerConsumed()
+	// deactivate releases what the link holds on this side once the router
+	// no longer uses it.
+	deactivate()
 }
 
 // localLinkPair is the state shared by the two sides of a local link.
@@ -134,20 +150,23 @@ func (l *localLink) localPeer() *Router  { return l.pair.ends[l.s.opposite()] }
 func (l *localLink) state() *linkState   { return &l.pair.state }
 func (l *localLink) notifyPeerConsumed() { l.localPeer().onPeerConsumed() }
 
+// deactivate does nothing: a local link holds no resource beyond memory.
+func (l *localLink) deactivate() {}
+
 func (l *localLink) acceptParcel(p *Parcel) {
 	peer := l.localPeer()
-	if l.pair.typ == linkBridge {
-		peer.acceptOutboundParcel(p)
-	} else {
+	if l.pair.typ.carriesInbound() {
 		peer.acceptInboundParcel(p)
+	} else {
+		peer.acceptOutboundParcel(p)
 	}
 }
 
 func (l *localLink) acceptRouteClosure(length SequenceNumber) {
 	peer := l.localPeer()
-	if l.pair.typ == linkBridge {
-		peer.acceptClosureFromBridge(length)
-	} else {
+	if l.pair.typ.carriesInbound() {
 		peer.acceptClosureFromOutward(length)
+	} else {
+		peer.acceptClosureFromInward(length)
 	}
 }

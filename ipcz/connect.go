@@ -1,0 +1,211 @@
+package ipcz
+
+import "github.com/ipcz-go/ipcz-go/internal/wire"
+
+// ConnectNode connects the node to another over transport (a driver
+// transport whose other end the application gives to the other node) and
+// returns numInitialPortals portals entangled with the other node's
+// initial portals. The portals may be used at once; parcels wait until the
+// connection is up. If the other node asks for fewer portals, the surplus
+// ones behave as if their peer closed; if the connection fails, all do.
+//
+// Flags: ConnectNodeToBroker when the other node is our broker (or, when
+// both are brokers, to join two networks); ConnectNodeShareBroker and
+// ConnectNodeInheritBroker for two non-brokers of which one lends its
+// broker to the other; ConnectNodeToAllocationDelegate to have the other
+// node allocate our shared memory.
+//
+// Errors: InvalidArgument for a dead node, a zero transport, no portals,
+// or flags that do not fit the node; OutOfRange for more initial portals
+// than supported (64); Unknown if the transport cannot be activated.
+func (n *Node) ConnectNode(transport DriverHandle, numInitialPortals int, flags ConnectNodeFlags) ([]*Portal, error) {
+	if !n.live() || transport == InvalidDriverHandle || numInitialPortals <= 0 {
+		return nil, InvalidArgument
+	}
+	if numInitialPortals > maxInitialPortals {
+		return nil, OutOfRange
+	}
+	role, err := n.connectRole(flags)
+	if err != nil {
+		return nil, err
+	}
+
+	l := newNodeLink(n, transport)
+	l.role = role
+	routers := make([]*Router, numInitialPortals)
+	portals := make([]*Portal, numInitialPortals)
+	for i := range routers {
+		routers[i] = newRouter()
+		portals[i] = newPortal(n, routers[i])
+	}
+	l.initialRouters = routers
+
+	n.mu.Lock()
+	n.connecting[l] = true
+	localName := n.name
+	n.mu.Unlock()
+
+	if err := n.driver.ActivateTransport(transport, l.onTransportActivity); err != nil {
+		n.mu.Lock()
+		delete(n.connecting, l)
+		n.mu.Unlock()
+		return nil, Unknown
+	}
+	switch role {
+	case roleNonBrokerToBroker:
+		m := newOutMessage(msgConnectFromNonBroker)
+		m.params.U32(protocolVersion)
+		m.params.U32(uint32(numInitialPortals))
+		l.transmit(m)
+	case roleBrokerToBroker:
+		m := newOutMessage(msgConnectBrokerToBroker)
+		encodeNodeName(&m.params, localName)
+		m.params.U32(protocolVersion)
+		m.params.U32(uint32(numInitialPortals))
+		l.transmit(m)
+	}
+	return portals, nil
+}
+
+// connectRole decides the handshake from the flags and what the node is.
+func (n *Node) connectRole(flags ConnectNodeFlags) (connectRole, error) {
+	const known = ConnectNodeToBroker | ConnectNodeInheritBroker | ConnectNodeShareBroker |
+		ConnectNodeToAllocationDelegate
+	if flags&^known != 0 {
+		return 0, InvalidArgument
+	}
+	toBroker := flags&ConnectNodeToBroker != 0
+	inherit := flags&ConnectNodeInheritBroker != 0
+	share := flags&ConnectNodeShareBroker != 0
+	if (toBroker && (inherit || share)) || (inherit && share) {
+		return 0, InvalidArgument
+	}
+	n.mu.Lock()
+	hasBroker := n.brokerLink != nil
+	n.mu.Unlock()
+	switch {
+	case n.isBroker && toBroker:
+		if flags&ConnectNodeToAllocationDelegate != 0 {
+			return 0, InvalidArgument
+		}
+		return roleBrokerToBroker, nil
+	case n.isBroker && !inherit && !share:
+		if flags&ConnectNodeToAllocationDelegate != 0 {
+			return 0, InvalidArgument
+		}
+		return roleBrokerToNonBroker, nil
+	case !n.isBroker && toBroker && !hasBroker:
+		return roleNonBrokerToBroker, nil
+	}
+	// Referrals between non-brokers (share/inherit) are not implemented
+	// yet; neither is any other combination valid.
+	return 0, InvalidArgument
+}
+
+func encodeNodeName(e *wire.Encoder, name NodeName) {
+	e.U64(name.High)
+	e.U64(name.Low)
+}
+
+func decodeNodeName(d *wire.Decoder) NodeName {
+	return NodeName{High: d.U64(), Low: d.U64()}
+}
+
+// handleHandshake handles the one message a connecting link expects.
+func (l *NodeLink) handleHandshake(m *inMessage) error {
+	l.mu.Lock()
+	role := l.role
+	l.mu.Unlock()
+	d := m.params
+	switch {
+	case role == roleBrokerToNonBroker && m.typ == msgConnectFromNonBroker:
+		version, numPortals := d.U32(), d.U32()
+		if err := d.Finish(); err != nil || version < protocolVersion {
+			return wire.ErrMalformed
+		}
+		name, err := randomNodeName(l.driver)
+		if err != nil {
+			return err
+		}
+		brokerName := l.node.Name()
+		reply := newOutMessage(msgConnectFromBroker)
+		encodeNodeName(&reply.params, brokerName)
+		encodeNodeName(&reply.params, name)
+		reply.params.U32(protocolVersion)
+		reply.params.U32(uint32(len(l.initialRouters)))
+		l.transmit(reply)
+		return l.completeHandshake(brokerName, name, sideA, false, int(numPortals))
+
+	case role == roleNonBrokerToBroker && m.typ == msgConnectFromBroker:
+		brokerName, myName := decodeNodeName(d), decodeNodeName(d)
+		version, numPortals := d.U32(), d.U32()
+		if err := d.Finish(); err != nil || version < protocolVersion ||
+			!brokerName.IsValid() || !myName.IsValid() || brokerName == myName {
+			return wire.ErrMalformed
+		}
+		n := l.node
+		n.mu.Lock()
+		if n.name.IsValid() || n.brokerLink != nil {
+			n.mu.Unlock()
+			return wire.ErrMalformed
+		}
+		n.name = myName
+		n.brokerLink = l
+		n.mu.Unlock()
+		return l.completeHandshake(myName, brokerName, sideB, true, int(numPortals))
+
+	case role == roleBrokerToBroker && m.typ == msgConnectBrokerToBroker:
+		remote := decodeNodeName(d)
+		version, numPortals := d.U32(), d.U32()
+		local := l.node.Name()
+		if err := d.Finish(); err != nil || version < protocolVersion ||
+			!remote.IsValid() || remote == local {
+			return wire.ErrMalformed
+		}
+		side := sideB
+		if local.less(remote) {
+			side = sideA
+		}
+		return l.completeHandshake(local, remote, side, true, int(numPortals))
+	}
+	return wire.ErrMalformed
+}
+
+// completeHandshake establishes the link, registers it with the node, and
+// binds the initial portals: the first min(ours, theirs) get central links
+// on sublinks 0.., the rest see their peer closed.
+func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remoteIsBroker bool, remotePortals int) error {
+	n := l.node
+	n.mu.Lock()
+	if _, dup := n.links[remote]; dup {
+		n.mu.Unlock()
+		return wire.ErrMalformed
+	}
+	delete(n.connecting, l)
+	n.links[remote] = l
+	n.mu.Unlock()
+
+	l.mu.Lock()
+	if l.phase == phaseFailed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.establishLocked(local, remote, side, remoteIsBroker)
+	routers := l.initialRouters
+	l.initialRouters = nil
+	l.mu.Unlock()
+
+	for i, r := range routers {
+		if i >= remotePortals {
+			r.acceptClosureFromOutward(0)
+			continue
+		}
+		link, ok := l.addSublink(SublinkID(i), linkCentral, side, r)
+		if !ok {
+			r.acceptDisconnectFromOutward()
+			continue
+		}
+		r.setOutwardLink(link)
+	}
+	return nil
+}

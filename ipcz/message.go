@@ -1,0 +1,212 @@
+package ipcz
+
+import (
+	"github.com/ipcz-go/ipcz-go/internal/wire"
+)
+
+// protocolVersion is the node protocol version this implementation speaks.
+const protocolVersion = 0
+
+// msgType identifies a node message.
+type msgType uint8
+
+// The node messages. Each is documented where it is built (nodelink_*.go).
+const (
+	msgConnectFromNonBroker       msgType = 1
+	msgConnectFromBroker          msgType = 2
+	msgConnectBrokerToBroker      msgType = 3
+	msgReferNonBroker             msgType = 4
+	msgConnectToReferredBroker    msgType = 5
+	msgConnectToReferredNonBroker msgType = 6
+	msgReferralAccepted           msgType = 7
+	msgReferralRejected           msgType = 8
+	msgRequestIntroduction        msgType = 10
+	msgAcceptIntroduction         msgType = 11
+	msgRejectIntroduction         msgType = 12
+	msgAddBlockBuffer             msgType = 14
+	msgAcceptParcel               msgType = 20
+	msgRouteClosed                msgType = 22
+	msgRouteDisconnected          msgType = 23
+	msgPeerConsumed               msgType = 24
+	msgBypassPeer                 msgType = 30
+	msgAcceptBypassLink           msgType = 31
+	msgStopProxying               msgType = 32
+	msgProxyWillStop              msgType = 33
+	msgBypassPeerWithLink         msgType = 34
+	msgStopProxyingToLocalPeer    msgType = 35
+	msgFlushRouter                msgType = 36
+	msgRequestMemory              msgType = 64
+	msgProvideMemory              msgType = 65
+	msgRelayMessage               msgType = 66
+	msgAcceptRelayedMessage       msgType = 67
+)
+
+// Limits on what a message may claim; anything beyond is malformed.
+const (
+	messageHeaderSize     = 8
+	maxMessageObjects     = 1 << 12
+	maxObjectBytes        = 1 << 16
+	maxHandlesPerObject   = 64
+	maxParcelDataInline   = 1 << 30
+	maxObjectsPerParcel   = 1 << 12
+	maxInitialPortals     = 64
+	firstAllocatedSublink = maxInitialPortals
+)
+
+// outMessage is a node message being built. Driver objects attached with
+// addObject are serialized by the driver when the message is sent.
+type outMessage struct {
+	typ     msgType
+	params  wire.Encoder
+	objects []DriverHandle
+}
+
+func newOutMessage(t msgType) *outMessage { return &outMessage{typ: t} }
+
+// addObject attaches a driver object (which the message takes over) and
+// encodes its index in the parameters.
+func (m *outMessage) addObject(h DriverHandle) {
+	m.params.U32(uint32(len(m.objects)))
+	m.objects = append(m.objects, h)
+}
+
+// serializedObject is a driver object in transmissible form.
+type serializedObject struct {
+	data    []byte
+	handles []DriverHandle
+}
+
+// serializeObject runs the driver's two-pass Serialize for transmission
+// over transport. On success the driver owns h.
+func serializeObject(d Driver, h, transport DriverHandle) (serializedObject, error) {
+	n, k, err := d.Serialize(h, transport, nil, nil)
+	switch {
+	case err == nil:
+		return serializedObject{}, nil
+	case ResultOf(err) != ResourceExhausted:
+		return serializedObject{}, err
+	case n < 0 || k < 0 || n > maxObjectBytes || k > maxHandlesPerObject:
+		return serializedObject{}, Internal
+	}
+	s := serializedObject{data: make([]byte, n), handles: make([]DriverHandle, k)}
+	n2, k2, err := d.Serialize(h, transport, s.data, s.handles)
+	if err != nil {
+		return serializedObject{}, err
+	}
+	if n2 != n || k2 != k {
+		return serializedObject{}, Internal
+	}
+	return s, nil
+}
+
+// encodeFrame lays out a whole message: header, the serialized objects
+// (their bytes inline, their handles in the transport's handle list), and
+// the parameters.
+func encodeFrame(t msgType, objects []serializedObject, params []byte) ([]byte, []DriverHandle) {
+	size := messageHeaderSize + 4 + len(params)
+	numHandles := 0
+	for _, o := range objects {
+		size += 8 + len(o.data)
+		numHandles += len(o.handles)
+	}
+	e := wire.NewEncoder(size)
+	e.U8(protocolVersion)
+	e.U8(uint8(t))
+	e.U16(0)
+	e.U32(0)
+	e.U32(uint32(len(objects)))
+	var handles []DriverHandle
+	if numHandles > 0 {
+		handles = make([]DriverHandle, 0, numHandles)
+	}
+	for _, o := range objects {
+		e.Blob(o.data)
+		e.U32(uint32(len(o.handles)))
+		handles = append(handles, o.handles...)
+	}
+	e.Raw(params)
+	return e.Bytes(), handles
+}
+
+// inMessage is a received node message whose header and object table have
+// been validated. Its parameters are decoded by the handler for its type,
+// which claims each object at most once.
+type inMessage struct {
+	typ     msgType
+	params  *wire.Decoder
+	objects []inObject
+	handles []DriverHandle
+	// driver and transport deserialize the objects.
+	driver    Driver
+	transport DriverHandle
+}
+
+type inObject struct {
+	data    []byte
+	handles []DriverHandle
+	claimed bool
+}
+
+// decodeFrame validates a message's header and object table. On error the
+// caller must close handles itself.
+func decodeFrame(data []byte, handles []DriverHandle) (*inMessage, error) {
+	d := wire.NewDecoder(data)
+	version, typ := d.U8(), msgType(d.U8())
+	d.U16()
+	d.U32()
+	if d.Failed() || version != protocolVersion {
+		return nil, wire.ErrMalformed
+	}
+	count := d.Count(maxMessageObjects, 8)
+	m := &inMessage{typ: typ, handles: handles}
+	if count > 0 {
+		m.objects = make([]inObject, count)
+	}
+	used := 0
+	for i := range count {
+		m.objects[i].data = d.Blob(maxObjectBytes)
+		k := int(d.U32())
+		if d.Failed() || k > maxHandlesPerObject || k > len(handles)-used {
+			return nil, wire.ErrMalformed
+		}
+		m.objects[i].handles = handles[used : used+k : used+k]
+		used += k
+	}
+	if d.Failed() || used != len(handles) {
+		return nil, wire.ErrMalformed
+	}
+	m.params = d
+	return m, nil
+}
+
+// claimObject decodes an object index from the parameters and
+// deserializes that object. It fails for an index out of range or already
+// claimed, or an object the driver rejects.
+func (m *inMessage) claimObject() (DriverHandle, error) {
+	i := m.params.U32()
+	if m.params.Failed() || uint64(i) >= uint64(len(m.objects)) || m.objects[i].claimed {
+		m.params.Fail()
+		return InvalidDriverHandle, wire.ErrMalformed
+	}
+	o := &m.objects[i]
+	o.claimed = true
+	h, err := m.driver.Deserialize(o.data, o.handles, m.transport)
+	if err != nil {
+		m.params.Fail()
+		return InvalidDriverHandle, err
+	}
+	return h, nil
+}
+
+// closeUnclaimed closes the transmitted handles of every object no
+// parameter claimed (ipcz owns what a transport delivers).
+func (m *inMessage) closeUnclaimed() {
+	for i := range m.objects {
+		if !m.objects[i].claimed {
+			for _, h := range m.objects[i].handles {
+				m.driver.Close(h)
+			}
+			m.objects[i].claimed = true
+		}
+	}
+}

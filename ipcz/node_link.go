@@ -1,0 +1,261 @@
+package ipcz
+
+import (
+	"sync"
+
+	"github.com/ipcz-go/ipcz-go/internal/wire"
+)
+
+// nodeLinkPhase is where a NodeLink is in its life.
+type nodeLinkPhase int
+
+const (
+	// phaseConnecting: the transport is active and the handshake of
+	// ConnectNode is under way; only handshake messages are accepted.
+	phaseConnecting nodeLinkPhase = iota
+	// phaseEstablished: both names are known and routes may use the link.
+	phaseEstablished
+	// phaseFailed: the link is gone; its routes were disconnected.
+	phaseFailed
+)
+
+// connectRole is what a connecting NodeLink expects from the handshake.
+type connectRole int
+
+const (
+	roleBrokerToNonBroker connectRole = iota // we are the broker
+	roleNonBrokerToBroker                    // we connect to our broker
+	roleBrokerToBroker                       // two brokers merge networks
+)
+
+// NodeLink connects this node to one other node over one driver transport
+// and multiplexes routes over it by sublink.
+//
+// Trust model: the other node may send anything. Every message is decoded
+// with bounds checks, every sublink and sequence number is validated, and
+// any violation fails the link: the driver is told
+// (ReportBadTransportActivity), the transport is deactivated, and the
+// routes through this link are disconnected. Other links are unaffected.
+type NodeLink struct {
+	node      *Node        // immutable
+	driver    Driver       // immutable
+	transport DriverHandle // immutable
+
+	mu sync.Mutex
+	// phase, the names and side are set by the handshake. Guarded by mu.
+	phase          nodeLinkPhase
+	localName      NodeName
+	remoteName     NodeName
+	side           linkSide
+	remoteIsBroker bool
+	// role and initialRouters drive the handshake. Guarded by mu.
+	role           connectRole
+	initialRouters []*Router
+	// sublinks maps each sublink to the link of the router using it on
+	// this node. Guarded by mu.
+	sublinks map[SublinkID]*remoteLink
+	// nextSublink is the next id this side allocates. Guarded by mu.
+	nextSublink SublinkID
+	// deactivating is set once DeactivateTransport was requested. Guarded
+	// by mu.
+	deactivating bool
+}
+
+func newNodeLink(n *Node, transport DriverHandle) *NodeLink {
+	return &NodeLink{
+		node:      n,
+		driver:    n.driver,
+		transport: transport,
+		sublinks:  make(map[SublinkID]*remoteLink),
+	}
+}
+
+// RemoteName is the name of the node at the other end (zero while
+// connecting).
+func (l *NodeLink) RemoteName() NodeName {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.remoteName
+}
+
+// establishLocked records the outcome of a handshake and sets up the
+// sublink space. Preconditions: mu held.
+func (l *NodeLink) establishLocked(local, remote NodeName, side linkSide, remoteIsBroker bool) {
+	l.phase = phaseEstablished
+	l.localName, l.remoteName = local, remote
+	l.side, l.remoteIsBroker = side, remoteIsBroker
+	l.nextSublink = firstAllocatedSublink + SublinkID(side)
+}
+
+// allocateSublink returns a fresh sublink id of this side's parity.
+func (l *NodeLink) allocateSublink() SublinkID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := l.nextSublink
+	l.nextSublink += 2
+	return id
+}
+
+// isRemotelyAllocated reports whether id is one the other side may have
+// allocated. Preconditions: mu held.
+func (l *NodeLink) isRemotelyAllocatedLocked(id SublinkID) bool {
+	return id >= firstAllocatedSublink && (id-firstAllocatedSublink)&1 == uint64(l.side.opposite())
+}
+
+// addSublink binds a router to a sublink. It fails if the id is in use or
+// the link has failed.
+func (l *NodeLink) addSublink(id SublinkID, typ linkType, side linkSide, r *Router) (*remoteLink, bool) {
+	rl := &remoteLink{nodeLink: l, sublink: id, typ: typ, s: side, router: r}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.phase == phaseFailed {
+		return nil, false
+	}
+	if _, used := l.sublinks[id]; used {
+		return nil, false
+	}
+	l.sublinks[id] = rl
+	return rl, true
+}
+
+// removeSublink unbinds a sublink if it is still bound to rl.
+func (l *NodeLink) removeSublink(id SublinkID, rl *remoteLink) {
+	l.mu.Lock()
+	if l.sublinks[id] == rl {
+		delete(l.sublinks, id)
+	}
+	l.mu.Unlock()
+}
+
+func (l *NodeLink) lookupSublink(id SublinkID) *remoteLink {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sublinks[id]
+}
+
+// reportBadActivity implements parcelSource: the application rejected a
+// parcel that came over this link.
+func (l *NodeLink) reportBadActivity(context uintptr) error {
+	return l.driver.ReportBadTransportActivity(l.transport, context)
+}
+
+// transmit serializes m's driver objects and sends it. Objects that cannot
+// be sent are closed. It reports whether the message went out; a transport
+// that refuses it fails the link.
+func (l *NodeLink) transmit(m *outMessage) bool {
+	objects := make([]serializedObject, 0, len(m.objects))
+	for i, h := range m.objects {
+		s, err := serializeObject(l.driver, h, l.transport)
+		if err != nil {
+			for _, rest := range m.objects[i:] {
+				l.driver.Close(rest)
+			}
+			for _, o := range objects {
+				closeHandles(l.driver, o.handles)
+			}
+			return false
+		}
+		objects = append(objects, s)
+	}
+	data, handles := encodeFrame(m.typ, objects, m.params.Bytes())
+	if err := l.driver.Transmit(l.transport, data, handles); err != nil {
+		closeHandles(l.driver, handles)
+		l.fail(false)
+		return false
+	}
+	return true
+}
+
+func closeHandles(d Driver, hs []DriverHandle) {
+	for _, h := range hs {
+		d.Close(h)
+	}
+}
+
+// onTransportActivity is the transport's ActivityHandler.
+func (l *NodeLink) onTransportActivity(data []byte, handles []DriverHandle, flags TransportActivityFlags) error {
+	if flags&TransportActivityDeactivated != 0 {
+		l.driver.Close(l.transport)
+		return nil
+	}
+	if flags&TransportActivityError != 0 {
+		closeHandles(l.driver, handles)
+		l.fail(false)
+		return nil
+	}
+	l.mu.Lock()
+	phase := l.phase
+	l.mu.Unlock()
+	if phase == phaseFailed {
+		closeHandles(l.driver, handles)
+		return nil
+	}
+	m, err := decodeFrame(data, handles)
+	if err != nil {
+		closeHandles(l.driver, handles)
+		l.fail(true)
+		return err
+	}
+	m.driver, m.transport = l.driver, l.transport
+	if phase == phaseConnecting {
+		err = l.handleHandshake(m)
+	} else {
+		err = l.dispatch(m)
+	}
+	m.closeUnclaimed()
+	if err != nil {
+		l.fail(true)
+		return err
+	}
+	return nil
+}
+
+// dispatch handles a message on an established link.
+func (l *NodeLink) dispatch(m *inMessage) error {
+	switch m.typ {
+	case msgAcceptParcel:
+		return l.onAcceptParcel(m)
+	case msgRouteClosed:
+		return l.onRouteClosed(m)
+	case msgPeerConsumed:
+		return l.onPeerConsumed(m)
+	}
+	return wire.ErrMalformed
+}
+
+// fail tears the link down: the transport is deactivated, the node forgets
+// the link, and every route through it is disconnected. bad says whether
+// the other node misbehaved, in which case the driver is told.
+func (l *NodeLink) fail(bad bool) {
+	l.mu.Lock()
+	if l.phase == phaseFailed {
+		l.mu.Unlock()
+		return
+	}
+	l.phase = phaseFailed
+	sublinks := l.sublinks
+	l.sublinks = make(map[SublinkID]*remoteLink)
+	initial := l.initialRouters
+	l.initialRouters = nil
+	deactivate := !l.deactivating
+	l.deactivating = true
+	l.mu.Unlock()
+
+	if bad {
+		l.driver.ReportBadTransportActivity(l.transport, 0)
+	}
+	l.node.forgetLink(l)
+	for _, r := range initial {
+		r.acceptDisconnectFromOutward()
+	}
+	for _, rl := range sublinks {
+		if rl.typ.carriesInbound() {
+			rl.router.acceptDisconnectFromOutward()
+		} else {
+			rl.router.acceptDisconnectFromInward()
+		}
+	}
+	if deactivate {
+		l.driver.DeactivateTransport(l.transport)
+	}
+}

@@ -1,0 +1,205 @@
+package ipcz
+
+import "github.com/ipcz-go/ipcz-go/internal/wire"
+
+// How a parcel's bytes travel in AcceptParcel.
+const (
+	parcelDataInline uint8 = 0
+)
+
+// How each attached object travels in AcceptParcel.
+const (
+	parcelObjectPortal uint8 = 0 // a routerDescriptor
+	parcelObjectBox    uint8 = 1 // a driver object index
+)
+
+// pendingProxy is a router that becomes a proxy once the parcel carrying
+// its portal has been sent.
+type pendingProxy struct {
+	router *Router
+	link   *remoteLink
+}
+
+// sendParcel sends p to the router on sublink: AcceptParcel(sublink,
+// sequence number, data, objects). A portal in the parcel turns its router
+// into a proxy linked to the router the receiver builds from the
+// descriptor; a box's driver object is serialized by the driver.
+func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
+	m := newOutMessage(msgAcceptParcel)
+	m.params.U64(sublink)
+	m.params.U64(p.seq)
+	m.params.U8(parcelDataInline)
+	m.params.Blob(p.remainingData())
+	objects := p.remainingObjects()
+	m.params.U32(uint32(len(objects)))
+	var proxies []pendingProxy
+	for _, o := range objects {
+		switch o := o.(type) {
+		case *Portal:
+			r := o.router.Swap(nil)
+			id := l.allocateSublink()
+			link, ok := l.addSublink(id, linkPeripheralInward, sideA, r)
+			desc := r.beginTransfer(id)
+			if !ok {
+				link = nil
+			}
+			proxies = append(proxies, pendingProxy{r, link})
+			m.params.U8(parcelObjectPortal)
+			encodeRouterDescriptor(&m.params, &desc)
+		case *Box:
+			m.params.U8(parcelObjectBox)
+			m.addObject(o.take())
+		}
+	}
+	sent := l.transmit(m)
+	for _, px := range proxies {
+		if sent && px.link != nil {
+			px.router.beginProxying(px.link)
+			continue
+		}
+		if px.link != nil {
+			px.link.deactivate()
+		}
+		px.router.acceptDisconnectFromInward()
+	}
+}
+
+func encodeRouterDescriptor(e *wire.Encoder, d *routerDescriptor) {
+	e.U64(d.newSublink)
+	e.U64(d.nextOutgoing)
+	e.U64(d.producedBytes)
+	e.U64(d.nextIncoming)
+	e.U64(d.consumedBytes)
+	e.Bool(d.peerClosed)
+	e.U64(d.closedPeerLength)
+}
+
+func decodeRouterDescriptor(d *wire.Decoder) routerDescriptor {
+	return routerDescriptor{
+		newSublink:       d.U64(),
+		nextOutgoing:     d.U64(),
+		producedBytes:    d.U64(),
+		nextIncoming:     d.U64(),
+		consumedBytes:    d.U64(),
+		peerClosed:       d.Bool(),
+		closedPeerLength: d.U64(),
+	}
+}
+
+// onAcceptParcel receives a parcel for one of our routers.
+func (l *NodeLink) onAcceptParcel(m *inMessage) error {
+	d := m.params
+	sublink, seq := d.U64(), d.U64()
+	if d.U8() != parcelDataInline {
+		return wire.ErrMalformed
+	}
+	data := d.Blob(maxParcelDataInline)
+	n := d.Count(maxObjectsPerParcel, 1)
+	if d.Failed() {
+		return wire.ErrMalformed
+	}
+	p := &Parcel{seq: seq, source: l}
+	if len(data) > 0 {
+		// The transport lends its buffer only for this call.
+		p.data = append([]byte(nil), data...)
+	}
+	if n > 0 {
+		p.objects = make([]Object, 0, n)
+	}
+	for range n {
+		o, err := l.decodeParcelObject(m)
+		if err != nil {
+			p.closeObjects()
+			return err
+		}
+		p.objects = append(p.objects, o)
+	}
+	if err := d.Finish(); err != nil {
+		p.closeObjects()
+		return err
+	}
+	target := l.lookupSublink(sublink)
+	if target == nil {
+		// The route ended here already; whatever the parcel carried ends too.
+		p.closeObjects()
+		return nil
+	}
+	var ok bool
+	if target.typ.carriesInbound() {
+		ok = target.router.acceptInboundParcel(p)
+	} else {
+		ok = target.router.acceptOutboundParcel(p)
+	}
+	if !ok {
+		return wire.ErrMalformed
+	}
+	return nil
+}
+
+// decodeParcelObject decodes one attached object: a portal (building its
+// router, linked back over the sublink its descriptor names) or a box.
+func (l *NodeLink) decodeParcelObject(m *inMessage) (Object, error) {
+	d := m.params
+	switch d.U8() {
+	case parcelObjectPortal:
+		desc := decodeRouterDescriptor(d)
+		if d.Failed() || (desc.peerClosed && desc.closedPeerLength < desc.nextIncoming) {
+			return nil, wire.ErrMalformed
+		}
+		l.mu.Lock()
+		allowed := l.isRemotelyAllocatedLocked(desc.newSublink)
+		l.mu.Unlock()
+		if !allowed {
+			return nil, wire.ErrMalformed
+		}
+		r := newRouterFromDescriptor(&desc)
+		link, ok := l.addSublink(desc.newSublink, linkPeripheralOutward, sideB, r)
+		if !ok {
+			return nil, wire.ErrMalformed
+		}
+		r.outward.primary = link
+		return newPortal(l.node, r), nil
+	case parcelObjectBox:
+		h, err := m.claimObject()
+		if err != nil {
+			return nil, wire.ErrMalformed
+		}
+		return newBox(l.node, h), nil
+	}
+	return nil, wire.ErrMalformed
+}
+
+// onRouteClosed: the far side of a sublink will send nothing numbered at
+// or above length.
+func (l *NodeLink) onRouteClosed(m *inMessage) error {
+	sublink, length := m.params.U64(), m.params.U64()
+	if err := m.params.Finish(); err != nil {
+		return err
+	}
+	target := l.lookupSublink(sublink)
+	if target == nil {
+		return nil
+	}
+	var ok bool
+	if target.typ.carriesInbound() {
+		ok = target.router.acceptClosureFromOutward(length)
+	} else {
+		ok = target.router.acceptClosureFromInward(length)
+	}
+	if !ok {
+		return wire.ErrMalformed
+	}
+	return nil
+}
+
+// onPeerConsumed: the far side consumed parcels and we asked to know.
+func (l *NodeLink) onPeerConsumed(m *inMessage) error {
+	sublink := m.params.U64()
+	if err := m.params.Finish(); err != nil {
+		return err
+	}
+	if target := l.lookupSublink(sublink); target != nil {
+		target.router.onPeerConsumed()
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package ipcz
+
+// SublinkID names one route's link within a NodeLink. Initial portals use
+// 0..n-1; after that side A allocates even ids and side B odd ones, so the
+// two nodes never collide.
+type SublinkID = uint64
+
+// remoteLink is a routerLink to a router on another node: each call becomes
+// a message on the NodeLink, addressed to the sublink.
+type remoteLink struct {
+	nodeLink *NodeLink // immutable
+	sublink  SublinkID // immutable
+	typ      linkType  // immutable
+	s        linkSide  // immutable
+	router   *Router   // immutable: the router on this node holding the link
+	st       *linkState
+}
+
+func (l *remoteLink) linkType() linkType { return l.typ }
+func (l *remoteLink) side() linkSide     { return l.s }
+func (l *remoteLink) localPeer() *Router { return nil }
+func (l *remoteLink) state() *linkState  { return l.st }
+
+func (l *remoteLink) acceptParcel(p *Parcel) { l.nodeLink.sendParcel(l.sublink, p) }
+
+func (l *remoteLink) acceptRouteClosure(length SequenceNumber) {
+	m := newOutMessage(msgRouteClosed)
+	m.params.U64(l.sublink)
+	m.params.U64(length)
+	l.nodeLink.transmit(m)
+}
+
+func (l *remoteLink) notifyPeerConsumed() {
+	m := newOutMessage(msgPeerConsumed)
+	m.params.U64(l.sublink)
+	l.nodeLink.transmit(m)
+}
+
+func (l *remoteLink) deactivate() { l.nodeLink.removeSublink(l.sublink, l) }
+
+// routerDescriptor is what travels in a parcel in place of a portal: enough
+// for the receiving node to build a router that continues the route where
+// the sender's left off, linked back to it on newSublink.
+type routerDescriptor struct {
+	newSublink       SublinkID
+	nextOutgoing     SequenceNumber
+	producedBytes    uint64
+	nextIncoming     SequenceNumber
+	consumedBytes    uint64
+	peerClosed       bool
+	closedPeerLength SequenceNumber
+}
+
+// beginTransfer turns the router, whose portal is being sent to another
+// node, into a proxy with no inward link yet (so it holds what would go
+// inward), and describes it for the receiver.
+func (r *Router) beginTransfer(sublink SublinkID) routerDescriptor {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.inward = &routeEdge{}
+	return routerDescriptor{
+		newSublink:       sublink,
+		nextOutgoing:     r.outbound.currentLength(),
+		producedBytes:    r.producedBytes,
+		nextIncoming:     r.inbound.nextSequenceNumber(),
+		consumedBytes:    r.consumedBytes,
+		peerClosed:       r.inbound.hasFinalLength,
+		closedPeerLength: r.inbound.finalLength,
+	}
+}
+
+// beginProxying gives the proxy its inward link, once the message that
+// creates the router at the other end has been sent.
+func (r *Router) beginProxying(l routerLink) {
+	r.mu.Lock()
+	r.inward.primary = l
+	r.mu.Unlock()
+	r.flush()
+}
+
+// newRouterFromDescriptor builds the router for a portal that arrived from
+// another node. The descriptor was validated by the decoder.
+func newRouterFromDescriptor(d *routerDescriptor) *Router {
+	r := newRouter()
+	r.outbound.base = d.nextOutgoing
+	r.inbound.base = d.nextIncoming
+	r.producedBytes = d.producedBytes
+	r.consumedBytes = d.consumedBytes
+	r.hasPut = d.nextOutgoing > 0
+	r.hasGot = d.nextIncoming > 0 || d.consumedBytes > 0
+	if d.peerClosed {
+		r.inbound.setFinalLength(d.closedPeerLength)
+	}
+	return r
+}
