@@ -58,13 +58,56 @@ func (n *Node) ConnectNode(transport DriverHandle, numInitialPortals int, flags 
 		m.params.U32(uint32(numInitialPortals))
 		l.transmit(m)
 	case roleBrokerToBroker:
+		offered, mem, err := offerPrimaryBuffer(n.driver)
+		if err != nil {
+			l.fail(false)
+			return portals, nil
+		}
+		l.mu.Lock()
+		l.localMemory = offered
+		l.mu.Unlock()
 		m := newOutMessage(msgConnectBrokerToBroker)
 		encodeNodeName(&m.params, localName)
 		m.params.U32(protocolVersion)
 		m.params.U32(uint32(numInitialPortals))
+		m.addObject(mem)
 		l.transmit(m)
 	}
 	return portals, nil
+}
+
+// offerPrimaryBuffer allocates and maps a primary buffer for a new link,
+// returning the mapping to keep and the memory handle to send.
+func offerPrimaryBuffer(d Driver) (*offeredBuffer, DriverHandle, error) {
+	mem, err := d.AllocateSharedMemory(primaryBufferSize)
+	if err != nil {
+		return nil, InvalidDriverHandle, err
+	}
+	mapping, bytes, err := d.MapSharedMemory(mem)
+	if err != nil || len(bytes) < primaryBufferSize {
+		d.Close(mem)
+		if err == nil {
+			d.Close(mapping)
+			err = Internal
+		}
+		return nil, InvalidDriverHandle, err
+	}
+	return &offeredBuffer{mapping: mapping, bytes: bytes}, mem, nil
+}
+
+// adoptPrimaryBuffer maps a primary buffer the other node sent.
+func adoptPrimaryBuffer(d Driver, mem DriverHandle, side linkSide) (*nodeLinkMemory, error) {
+	mapping, bytes, err := d.MapSharedMemory(mem)
+	d.Close(mem)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newNodeLinkMemory(d, side, mapping, bytes)
+	if err != nil {
+		d.Close(mapping)
+		return nil, err
+	}
+	return m, nil
 }
 
 // connectRole decides the handshake from the flags and what the node is.
@@ -127,21 +170,41 @@ func (l *NodeLink) handleHandshake(m *inMessage) error {
 		if err != nil {
 			return err
 		}
+		offered, mem, err := offerPrimaryBuffer(l.driver)
+		if err != nil {
+			return err
+		}
+		memory, err := newNodeLinkMemory(l.driver, sideA, offered.mapping, offered.bytes)
+		if err != nil {
+			l.driver.Close(mem)
+			l.driver.Close(offered.mapping)
+			return err
+		}
 		brokerName := l.node.Name()
 		reply := newOutMessage(msgConnectFromBroker)
 		encodeNodeName(&reply.params, brokerName)
 		encodeNodeName(&reply.params, name)
 		reply.params.U32(protocolVersion)
 		reply.params.U32(uint32(len(l.initialRouters)))
+		reply.addObject(mem)
 		l.transmit(reply)
-		return l.completeHandshake(brokerName, name, sideA, false, int(numPortals))
+		return l.completeHandshake(brokerName, name, sideA, false, int(numPortals), memory)
 
 	case role == roleNonBrokerToBroker && m.typ == msgConnectFromBroker:
 		brokerName, myName := decodeNodeName(d), decodeNodeName(d)
 		version, numPortals := d.U32(), d.U32()
+		mem, err := m.claimObject()
+		if err != nil {
+			return err
+		}
 		if err := d.Finish(); err != nil || version < protocolVersion ||
 			!brokerName.IsValid() || !myName.IsValid() || brokerName == myName {
+			l.driver.Close(mem)
 			return wire.ErrMalformed
+		}
+		memory, err := adoptPrimaryBuffer(l.driver, mem, sideB)
+		if err != nil {
+			return err
 		}
 		n := l.node
 		n.mu.Lock()
@@ -152,21 +215,47 @@ func (l *NodeLink) handleHandshake(m *inMessage) error {
 		n.name = myName
 		n.brokerLink = l
 		n.mu.Unlock()
-		return l.completeHandshake(myName, brokerName, sideB, true, int(numPortals))
+		return l.completeHandshake(myName, brokerName, sideB, true, int(numPortals), memory)
 
 	case role == roleBrokerToBroker && m.typ == msgConnectBrokerToBroker:
 		remote := decodeNodeName(d)
 		version, numPortals := d.U32(), d.U32()
+		mem, err := m.claimObject()
+		if err != nil {
+			return err
+		}
 		local := l.node.Name()
 		if err := d.Finish(); err != nil || version < protocolVersion ||
 			!remote.IsValid() || remote == local {
+			l.driver.Close(mem)
 			return wire.ErrMalformed
 		}
+		// The link uses the buffer of the side with the lower name (side A).
+		l.mu.Lock()
+		offered := l.localMemory
+		l.localMemory = nil
+		l.mu.Unlock()
+		if offered == nil {
+			l.driver.Close(mem)
+			return wire.ErrMalformed
+		}
+		var memory *nodeLinkMemory
 		side := sideB
 		if local.less(remote) {
 			side = sideA
+			l.driver.Close(mem)
+			memory, err = newNodeLinkMemory(l.driver, side, offered.mapping, offered.bytes)
+			if err != nil {
+				l.driver.Close(offered.mapping)
+				return err
+			}
+		} else {
+			l.driver.Close(offered.mapping)
+			if memory, err = adoptPrimaryBuffer(l.driver, mem, side); err != nil {
+				return err
+			}
 		}
-		return l.completeHandshake(local, remote, side, true, int(numPortals))
+		return l.completeHandshake(local, remote, side, true, int(numPortals), memory)
 	}
 	return wire.ErrMalformed
 }
@@ -174,7 +263,7 @@ func (l *NodeLink) handleHandshake(m *inMessage) error {
 // completeHandshake establishes the link, registers it with the node, and
 // binds the initial portals: the first min(ours, theirs) get central links
 // on sublinks 0.., the rest see their peer closed.
-func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remoteIsBroker bool, remotePortals int) error {
+func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remoteIsBroker bool, remotePortals int, memory *nodeLinkMemory) error {
 	n := l.node
 	n.mu.Lock()
 	if _, dup := n.links[remote]; dup {
@@ -190,7 +279,7 @@ func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remo
 		l.mu.Unlock()
 		return nil
 	}
-	l.establishLocked(local, remote, side, remoteIsBroker)
+	l.establishLocked(local, remote, side, remoteIsBroker, memory)
 	routers := l.initialRouters
 	l.initialRouters = nil
 	l.mu.Unlock()
@@ -200,7 +289,7 @@ func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remo
 			r.acceptClosureFromOutward(0)
 			continue
 		}
-		link, ok := l.addSublink(SublinkID(i), linkCentral, side, r)
+		link, ok := l.addSublink(SublinkID(i), linkCentral, side, r, memory.initialLinkState(i), fragment{})
 		if !ok {
 			r.acceptDisconnectFromOutward()
 			continue

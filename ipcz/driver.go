@@ -11,9 +11,15 @@ const InvalidDriverHandle DriverHandle = 0
 // ActivityHandler is how a driver feeds a transport's incoming messages and
 // state changes to ipcz (IpczTransportActivityHandler). The driver must not
 // make overlapping calls for one transport, and must deliver messages in the
-// order they were transmitted. data and handles are only borrowed for the
-// duration of the call. A non-nil error tells the driver that ipcz rejected
-// the message; the transport is then deactivated.
+// order they were transmitted. The data and handles slices are only
+// borrowed for the duration of the call, but the driver objects the handles
+// name belong to ipcz from then on: ipcz deserializes or closes each one. A
+// non-nil error tells the driver that ipcz rejected the message; ipcz then
+// deactivates the transport itself.
+//
+// Every successful ActivateTransport is answered by exactly one final call
+// with TransportActivityDeactivated, even if the transport is closed
+// without being deactivated; after it the handler is never called again.
 type ActivityHandler func(data []byte, handles []DriverHandle, flags TransportActivityFlags) error
 
 // SharedMemoryInfo describes a shared memory region (IpczSharedMemoryInfo).
@@ -43,13 +49,14 @@ type Driver interface {
 	//   - ResourceExhausted, with the required sizes returned and nothing
 	//     written, if data or handles is too small;
 	//   - nil on success, after which the driver owns handle.
-	// The sizes returned are meaningful for nil and ResourceExhausted.
+	// The capacities are len(data) and len(handles); the sizes returned are
+	// meaningful for nil and ResourceExhausted.
 	Serialize(handle, transport DriverHandle, data []byte, handles []DriverHandle) (numBytes, numHandles int, err error)
 
 	// Deserialize rebuilds an object that Serialize produced and that
-	// arrived over transport. Its inputs come from another node and must be
-	// validated; on any error nothing is returned and ipcz drops the
-	// message.
+	// arrived over transport (never InvalidDriverHandle). Its inputs come
+	// from another node and must be validated. On success the driver has
+	// consumed handles; on error ipcz closes them and drops the message.
 	Deserialize(data []byte, handles []DriverHandle, transport DriverHandle) (DriverHandle, error)
 
 	// CreateTransports makes a new entangled pair of transports; the first
@@ -57,7 +64,8 @@ type Driver interface {
 	CreateTransports(transport0, transport1 DriverHandle) (DriverHandle, DriverHandle, error)
 
 	// ActivateTransport starts delivering the transport's incoming traffic
-	// to handler. After it returns ipcz may call Transmit at once.
+	// to handler, possibly before it returns (messages that arrived
+	// earlier). After it returns ipcz may call Transmit at once.
 	ActivateTransport(transport DriverHandle, handler ActivityHandler) error
 
 	// DeactivateTransport begins deactivation; the driver then calls the
@@ -66,7 +74,9 @@ type Driver interface {
 
 	// Transmit sends data and handles (which came from Serialize) to the
 	// peer transport, where they arrive as exactly one handler call, in
-	// order. A non-nil error severs the connection.
+	// order. On success the driver owns the handles; on error the caller
+	// keeps them, and ipcz severs the connection. The handler of either end
+	// may be called before Transmit returns.
 	Transmit(transport DriverHandle, data []byte, handles []DriverHandle) error
 
 	// ReportBadTransportActivity tells the driver that the application

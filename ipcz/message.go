@@ -192,6 +192,7 @@ func (m *inMessage) claimObject() (DriverHandle, error) {
 	o.claimed = true
 	h, err := m.driver.Deserialize(o.data, o.handles, m.transport)
 	if err != nil {
+		closeHandles(m.driver, o.handles)
 		m.params.Fail()
 		return InvalidDriverHandle, err
 	}

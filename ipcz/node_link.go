@@ -59,6 +59,19 @@ type NodeLink struct {
 	// deactivating is set once DeactivateTransport was requested. Guarded
 	// by mu.
 	deactivating bool
+	// memory is the node pair's shared memory, set by the handshake.
+	// Guarded by mu (immutable once set).
+	memory *nodeLinkMemory
+	// localMemory is a primary buffer this side offered in the handshake,
+	// kept until the handshake decides whose buffer the link uses.
+	// Guarded by mu.
+	localMemory *offeredBuffer
+}
+
+// offeredBuffer is a primary buffer this side made and mapped.
+type offeredBuffer struct {
+	mapping DriverHandle
+	bytes   []byte
 }
 
 func newNodeLink(n *Node, transport DriverHandle) *NodeLink {
@@ -80,8 +93,9 @@ func (l *NodeLink) RemoteName() NodeName {
 
 // establishLocked records the outcome of a handshake and sets up the
 // sublink space. Preconditions: mu held.
-func (l *NodeLink) establishLocked(local, remote NodeName, side linkSide, remoteIsBroker bool) {
+func (l *NodeLink) establishLocked(local, remote NodeName, side linkSide, remoteIsBroker bool, memory *nodeLinkMemory) {
 	l.phase = phaseEstablished
+	l.memory = memory
 	l.localName, l.remoteName = local, remote
 	l.side, l.remoteIsBroker = side, remoteIsBroker
 	l.nextSublink = firstAllocatedSublink + SublinkID(side)
@@ -102,10 +116,12 @@ func (l *NodeLink) isRemotelyAllocatedLocked(id SublinkID) bool {
 	return id >= firstAllocatedSublink && (id-firstAllocatedSublink)&1 == uint64(l.side.opposite())
 }
 
-// addSublink binds a router to a sublink. It fails if the id is in use or
-// the link has failed.
-func (l *NodeLink) addSublink(id SublinkID, typ linkType, side linkSide, r *Router) (*remoteLink, bool) {
-	rl := &remoteLink{nodeLink: l, sublink: id, typ: typ, s: side, router: r}
+// addSublink binds a router to a sublink, with the link's shared state
+// (st, allocated in the node pair's memory at f; or st only, for an
+// initial portal's fixed slot; or neither). It fails if the id is in use
+// or the link has failed.
+func (l *NodeLink) addSublink(id SublinkID, typ linkType, side linkSide, r *Router, st *linkState, f fragment) (*remoteLink, bool) {
+	rl := &remoteLink{nodeLink: l, sublink: id, typ: typ, s: side, router: r, st: st, stFragment: f}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.phase == phaseFailed {
@@ -239,6 +255,8 @@ func (l *NodeLink) fail(bad bool) {
 	l.initialRouters = nil
 	deactivate := !l.deactivating
 	l.deactivating = true
+	memory, offered := l.memory, l.localMemory
+	l.localMemory = nil
 	l.mu.Unlock()
 
 	if bad {
@@ -258,4 +276,18 @@ func (l *NodeLink) fail(bad bool) {
 	if deactivate {
 		l.driver.DeactivateTransport(l.transport)
 	}
+	if offered != nil {
+		l.driver.Close(offered.mapping)
+	}
+	// The memory stays mapped: routers that held links here may still be
+	// reading states or parcel data in it; it goes when they do.
+	_ = memory
+}
+
+// sharedMemory returns the link's shared memory (nil before the
+// handshake).
+func (l *NodeLink) sharedMemory() *nodeLinkMemory {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.memory
 }

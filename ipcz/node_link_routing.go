@@ -38,8 +38,14 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 		case *Portal:
 			r := o.router.Swap(nil)
 			id := l.allocateSublink()
-			link, ok := l.addSublink(id, linkPeripheralInward, sideA, r)
+			var stFragment fragment
+			var st *linkState
+			if m := l.sharedMemory(); m != nil {
+				stFragment, st = m.allocateLinkState()
+			}
+			link, ok := l.addSublink(id, linkPeripheralInward, sideA, r, st, stFragment)
 			desc := r.beginTransfer(id)
+			desc.linkState = stFragment
 			if !ok {
 				link = nil
 			}
@@ -66,6 +72,7 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 
 func encodeRouterDescriptor(e *wire.Encoder, d *routerDescriptor) {
 	e.U64(d.newSublink)
+	encodeFragment(e, d.linkState)
 	e.U64(d.nextOutgoing)
 	e.U64(d.producedBytes)
 	e.U64(d.nextIncoming)
@@ -77,6 +84,7 @@ func encodeRouterDescriptor(e *wire.Encoder, d *routerDescriptor) {
 func decodeRouterDescriptor(d *wire.Decoder) routerDescriptor {
 	return routerDescriptor{
 		newSublink:       d.U64(),
+		linkState:        decodeFragment(d),
 		nextOutgoing:     d.U64(),
 		producedBytes:    d.U64(),
 		nextIncoming:     d.U64(),
@@ -152,8 +160,18 @@ func (l *NodeLink) decodeParcelObject(m *inMessage) (Object, error) {
 		if !allowed {
 			return nil, wire.ErrMalformed
 		}
+		var st *linkState
+		if !desc.linkState.isNull() {
+			m := l.sharedMemory()
+			if m == nil {
+				return nil, wire.ErrMalformed
+			}
+			if st = m.adoptLinkState(desc.linkState); st == nil {
+				return nil, wire.ErrMalformed
+			}
+		}
 		r := newRouterFromDescriptor(&desc)
-		link, ok := l.addSublink(desc.newSublink, linkPeripheralOutward, sideB, r)
+		link, ok := l.addSublink(desc.newSublink, linkPeripheralOutward, sideB, r, st, desc.linkState)
 		if !ok {
 			return nil, wire.ErrMalformed
 		}

@@ -13,7 +13,11 @@ type remoteLink struct {
 	typ      linkType  // immutable
 	s        linkSide  // immutable
 	router   *Router   // immutable: the router on this node holding the link
-	st       *linkState
+	// st is the link's shared state (nil if it has none) and stFragment
+	// where it lives if it was allocated as a block (null for the fixed
+	// slots of initial portals). Immutable.
+	st         *linkState
+	stFragment fragment
 }
 
 func (l *remoteLink) linkType() linkType { return l.typ }
@@ -36,13 +40,21 @@ func (l *remoteLink) notifyPeerConsumed() {
 	l.nodeLink.transmit(m)
 }
 
-func (l *remoteLink) deactivate() { l.nodeLink.removeSublink(l.sublink, l) }
+func (l *remoteLink) deactivate() {
+	l.nodeLink.removeSublink(l.sublink, l)
+	if l.st != nil && !l.stFragment.isNull() && l.st.release() {
+		if m := l.nodeLink.sharedMemory(); m != nil {
+			m.free(l.stFragment)
+		}
+	}
+}
 
 // routerDescriptor is what travels in a parcel in place of a portal: enough
 // for the receiving node to build a router that continues the route where
 // the sender's left off, linked back to it on newSublink.
 type routerDescriptor struct {
 	newSublink       SublinkID
+	linkState        fragment
 	nextOutgoing     SequenceNumber
 	producedBytes    uint64
 	nextIncoming     SequenceNumber

@@ -44,20 +44,39 @@ func (t linkType) carriesInbound() bool {
 // node pair, where the other node may write anything at any time: every
 // value read from it is advisory and checked before use).
 type linkState struct {
-	// status will hold the bits that coordinate proxy bypass (stable,
+	// refs counts the sides still using a state in shared memory; the side
+	// that drops it to zero frees the block.
+	refs atomic.Int32
+	// status holds the bits that coordinate proxy bypass (stable,
 	// waiting, locked, per side).
 	status atomic.Uint32
 	// monitor has bit (1 << side) set while that side wants to be told when
 	// the other side consumes parcels (for remote-queue traps). The
 	// consumer clears the bit when it notifies.
 	monitor atomic.Uint32
+	_       uint32
 	// allowedBypassSource names the node allowed to ask the far side to
 	// accept a bypass link.
 	allowedBypassSource [2]atomic.Uint64
 	// queue[side] is what that side has consumed from its inbound queue.
 	queue [2]queueState
-	_     [8]byte
 }
+
+// reset prepares a freshly allocated state: both sides hold it.
+func (s *linkState) reset() {
+	s.refs.Store(2)
+	s.status.Store(0)
+	s.monitor.Store(0)
+	s.allowedBypassSource[0].Store(0)
+	s.allowedBypassSource[1].Store(0)
+	for i := range s.queue {
+		s.queue[i].consumedParcels.Store(0)
+		s.queue[i].consumedBytes.Store(0)
+	}
+}
+
+// release drops one side's reference and reports whether it was the last.
+func (s *linkState) release() bool { return s.refs.Add(-1) == 0 }
 
 // queueState counts what one side of a link has consumed, cumulatively over
 // the life of the route end (the counts travel with a router that moves).

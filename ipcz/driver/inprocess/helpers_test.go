@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,24 +24,47 @@ func forEachMode(t *testing.T, f func(t *testing.T, d *Driver)) {
 	}
 }
 
-// TestMain fails the run if goroutines started by the tests are still
-// running once they finish (after a bounded wait).
+// TestMain fails the run if goroutines running this package's code (the
+// driver's delivery goroutines or goroutines started by tests) are still
+// alive once the tests finish, after a bounded wait. Goroutines of the
+// testing framework itself (such as the fuzzing coordinator's) are ignored.
 func TestMain(m *testing.M) {
-	base := runtime.NumGoroutine()
 	code := m.Run()
 	if code == 0 {
-		deadline := time.Now().Add(10 * time.Second)
-		for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > base {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			fmt.Fprintf(os.Stderr, "goroutine leak: %d running, %d at start\n%s\n", n, base, buf)
+		var leaked []string
+		waitUntil(10*time.Second, func() bool {
+			leaked = ourGoroutines()
+			return len(leaked) == 0
+		})
+		if len(leaked) != 0 {
+			fmt.Fprintf(os.Stderr, "goroutine leak: %d goroutines still running package code:\n\n%s\n",
+				len(leaked), strings.Join(leaked, "\n\n"))
 			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// ourGoroutines returns the stacks of the goroutines, other than the
+// calling one, that have a frame in this package.
+func ourGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	const pkg = "github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess."
+	var out []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i > 0 && strings.Contains(g, pkg) { // the first is the caller
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // newDriver returns a Driver whose cleanup checks (after a bounded wait)

@@ -1,0 +1,182 @@
+package ipcz_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ipcz-go/ipcz-go/ipcz"
+	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
+	"github.com/stretchr/testify/require"
+)
+
+// The in-process driver modes every multi-node test runs under.
+var driverModes = []inprocess.Mode{
+	inprocess.Sync,
+	inprocess.Async,
+	inprocess.AsyncDelegatedAlloc,
+	inprocess.AsyncForcedBrokering,
+}
+
+// forEachDriver runs f once per in-process driver mode.
+func forEachDriver(t *testing.T, f func(t *testing.T, d *inprocess.Driver)) {
+	for _, mode := range driverModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			d := inprocess.New(mode)
+			f(t, d)
+		})
+	}
+}
+
+// newBrokerAndClient connects a broker and a non-broker with n initial
+// portals and returns both nodes and both sets of portals.
+func newBrokerAndClient(t *testing.T, d *inprocess.Driver, n int) (broker, client *ipcz.Node, bp, cp []*ipcz.Portal) {
+	t.Helper()
+	var err error
+	broker, err = ipcz.CreateNode(d.ForNode("broker"), 0, ipcz.CreateNodeAsBroker)
+	require.NoError(t, err)
+	client, err = ipcz.CreateNode(d.ForNode("client"), 0, 0)
+	require.NoError(t, err)
+	tb, tc := d.NewTransportPair(true, false)
+	bp, err = broker.ConnectNode(tb, n, 0)
+	require.NoError(t, err)
+	cp, err = client.ConnectNode(tc, n, ipcz.ConnectNodeToBroker)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		client.Close()
+		broker.Close()
+	})
+	return
+}
+
+// waitMessage polls p until a parcel arrives or the deadline passes.
+func waitMessage(t *testing.T, p *ipcz.Portal) ([]byte, []ipcz.Object) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, objects, err := p.GetMessage()
+		if err == nil {
+			return data, objects
+		}
+		require.Equal(t, ipcz.Unavailable, err)
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for a parcel")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitStatus polls p until its status flags include want.
+func waitStatus(t *testing.T, p *ipcz.Portal, want ipcz.PortalStatusFlags) ipcz.PortalStatus {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := p.QueryStatus()
+		require.NoError(t, err)
+		if s.Flags&want == want {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for status %v, have %+v", want, s)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestConnectBrokerAndClient(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		broker, client, bp, cp := newBrokerAndClient(t, d, 2)
+		require.NoError(t, cp[0].Put([]byte("to broker"), nil, nil))
+		require.NoError(t, bp[1].Put([]byte("to client"), nil, nil))
+		data, _ := waitMessage(t, bp[0])
+		require.Equal(t, "to broker", string(data))
+		data, _ = waitMessage(t, cp[1])
+		require.Equal(t, "to client", string(data))
+		require.True(t, broker.Name().IsValid())
+		require.True(t, client.Name().IsValid())
+		require.NotEqual(t, broker.Name(), client.Name())
+	})
+}
+
+func TestSurplusInitialPortalsSeePeerClosed(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		broker, err := ipcz.CreateNode(d.ForNode("broker"), 0, ipcz.CreateNodeAsBroker)
+		require.NoError(t, err)
+		client, err := ipcz.CreateNode(d.ForNode("client"), 0, 0)
+		require.NoError(t, err)
+		defer broker.Close()
+		defer client.Close()
+		tb, tc := d.NewTransportPair(true, false)
+		bp, err := broker.ConnectNode(tb, 3, 0)
+		require.NoError(t, err)
+		cp, err := client.ConnectNode(tc, 1, ipcz.ConnectNodeToBroker)
+		require.NoError(t, err)
+		s := waitStatus(t, bp[2], ipcz.PortalStatusPeerClosed)
+		require.Equal(t, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead, s.Flags)
+		waitStatus(t, bp[1], ipcz.PortalStatusDead)
+		require.Equal(t, ipcz.NotFound, bp[1].Put([]byte("x"), nil, nil))
+		require.NoError(t, cp[0].Put([]byte("ok"), nil, nil))
+		data, _ := waitMessage(t, bp[0])
+		require.Equal(t, "ok", string(data))
+	})
+}
+
+func TestBoxAcrossNodes(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
+		blob := d.NewBlob([]byte("blob contents"))
+		box, err := client.Box(blob)
+		require.NoError(t, err)
+		require.NoError(t, cp[0].Put([]byte("box"), []ipcz.Object{box}, nil))
+		data, objects := waitMessage(t, bp[0])
+		require.Equal(t, "box", string(data))
+		require.Len(t, objects, 1)
+		got := objects[0].(*ipcz.Box)
+		h, err := got.Unbox(0)
+		require.NoError(t, err)
+		contents, err := d.BlobBytes(h)
+		require.NoError(t, err)
+		require.Equal(t, "blob contents", string(contents))
+		require.NoError(t, d.Close(h))
+		_ = broker
+	})
+}
+
+func TestMovePortalAcrossNodes(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
+		x, y, err := client.OpenPortals()
+		require.NoError(t, err)
+		require.NoError(t, y.Put([]byte("queued before the move"), nil, nil))
+		require.NoError(t, cp[0].Put(nil, []ipcz.Object{x}, nil))
+		_, objects := waitMessage(t, bp[0])
+		require.Len(t, objects, 1)
+		moved := objects[0].(*ipcz.Portal)
+		data, _ := waitMessage(t, moved)
+		require.Equal(t, "queued before the move", string(data))
+		for i := range 100 {
+			require.NoError(t, y.Put([]byte{byte(i)}, nil, nil))
+			require.NoError(t, moved.Put([]byte{byte(i)}, nil, nil))
+		}
+		for i := range 100 {
+			data, _ = waitMessage(t, moved)
+			require.Equal(t, []byte{byte(i)}, data)
+			data, _ = waitMessage(t, y)
+			require.Equal(t, []byte{byte(i)}, data)
+		}
+		require.NoError(t, y.Close())
+		waitStatus(t, moved, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+		_ = broker
+	})
+}
+
+func TestNodeCloseDisconnectsRoutes(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		_, client, bp, cp := newBrokerAndClient(t, d, 1)
+		require.NoError(t, cp[0].Put([]byte("last"), nil, nil))
+		data, _ := waitMessage(t, bp[0])
+		require.Equal(t, "last", string(data))
+		require.NoError(t, client.Close())
+		waitStatus(t, bp[0], ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+		require.Equal(t, ipcz.NotFound, bp[0].Put([]byte("x"), nil, nil))
+	})
+}

@@ -1,0 +1,337 @@
+package ipcz
+
+import (
+	"sync"
+
+	"github.com/ipcz-go/ipcz-go/internal/blockalloc"
+	"github.com/ipcz-go/ipcz-go/internal/wire"
+)
+
+// Node-pair shared memory.
+//
+// Each NodeLink shares a pool of memory with the node at its other end: a
+// primary buffer (id 0) handed over in the handshake, and growth buffers
+// that either side adds later (AddBlockBuffer). Buffer ids after 0 are
+// allocated by parity, as sublinks are, so neither side can make the other
+// reuse an id. The primary buffer holds:
+//
+//	offset 0     64 bytes   header (reserved)
+//	offset 64    64 × 64    the linkStates of the initial portals
+//	offset 4160  …          block regions, one per size class (blockalloc)
+//
+// Blocks hold linkStates of new links (64 bytes) and parcel data. Both
+// nodes allocate and free blocks concurrently through lock-free free lists
+// in the memory itself. The other node may write anything anywhere at any
+// time, so every fragment it names is bounds-checked, block contents are
+// never trusted, and a corrupt allocator only makes allocation fail (the
+// data then goes inline in the message).
+
+const (
+	linkStateSize          = 64
+	primaryHeaderSize      = 64
+	primaryLinkStatesStart = primaryHeaderSize
+	primaryBlocksStart     = primaryLinkStatesStart + maxInitialPortals*linkStateSize
+	// maxFragmentSize is the largest parcel that travels through shared
+	// memory; larger ones go inline.
+	maxFragmentSize = 64 << 10
+	// growthBufferBytes is the size of a growth buffer for small blocks;
+	// large blocks get at least minGrowthBlocks each.
+	growthBufferBytes = 256 << 10
+	minGrowthBlocks   = 16
+	// maxPoolBytesPerClass caps the memory one size class may grow to.
+	maxPoolBytesPerClass = 64 << 20
+)
+
+// blockClasses are the block sizes, with how many blocks of each the
+// primary buffer holds.
+var blockClasses = []struct{ size, primaryBlocks int }{
+	{64, 1024}, {256, 256}, {1024, 128}, {4096, 64}, {16384, 32}, {65536, 16},
+}
+
+// primaryBufferSize is the size of a primary buffer.
+var primaryBufferSize = func() int {
+	off := primaryBlocksStart
+	for _, c := range blockClasses {
+		off += (c.primaryBlocks + 1) * c.size
+	}
+	return off
+}()
+
+// fragment names a span of a node pair's shared memory. On the wire it is
+// {u64 buffer, u32 offset, u32 size}; the zero fragment means none.
+type fragment struct {
+	buffer uint64
+	offset uint32
+	size   uint32
+}
+
+func (f fragment) isNull() bool { return f.size == 0 }
+
+func encodeFragment(e *wire.Encoder, f fragment) {
+	e.U64(f.buffer)
+	e.U32(f.offset)
+	e.U32(f.size)
+}
+
+func decodeFragment(d *wire.Decoder) fragment {
+	return fragment{buffer: d.U64(), offset: d.U32(), size: d.U32()}
+}
+
+// memBuffer is one mapped buffer of the pool.
+type memBuffer struct {
+	id      uint64       // immutable
+	mapping DriverHandle // immutable
+	bytes   []byte       // immutable; the mapped memory
+	regions []*blockRegion
+}
+
+// blockRegion is a run of blocks of one size inside a buffer.
+type blockRegion struct {
+	buf   *memBuffer
+	start int // offset of the region in the buffer
+	end   int
+	alloc *blockalloc.Allocator
+}
+
+// nodeLinkMemory is the shared memory of one NodeLink.
+type nodeLinkMemory struct {
+	driver Driver   // immutable
+	side   linkSide // immutable
+
+	mu sync.Mutex
+	// buffers by id, and regions by block size. Guarded by mu.
+	buffers map[uint64]*memBuffer
+	classes map[int][]*blockRegion
+	// poolBytes counts the growth memory per block size. Guarded by mu.
+	poolBytes map[int]int
+	// nextBufferID is the next growth buffer id this side allocates.
+	// Guarded by mu.
+	nextBufferID uint64
+	// growing marks block sizes with a growth buffer being made. Guarded
+	// by mu.
+	growing map[int]bool
+	closed  bool
+}
+
+// newNodeLinkMemory adopts a mapped primary buffer. The side that created
+// the buffer has already zeroed it (driver memory is zeroed), which is
+// all the block regions need.
+func newNodeLinkMemory(d Driver, side linkSide, mapping DriverHandle, primary []byte) (*nodeLinkMemory, error) {
+	if len(primary) < primaryBufferSize {
+		return nil, wire.ErrMalformed
+	}
+	m := &nodeLinkMemory{
+		driver:       d,
+		side:         side,
+		buffers:      make(map[uint64]*memBuffer),
+		classes:      make(map[int][]*blockRegion),
+		poolBytes:    make(map[int]int),
+		nextBufferID: 2 + uint64(side),
+		growing:      make(map[int]bool),
+	}
+	buf := &memBuffer{id: 0, mapping: mapping, bytes: primary}
+	off := primaryBlocksStart
+	for _, c := range blockClasses {
+		size := (c.primaryBlocks + 1) * c.size
+		if err := m.addRegionLocked(buf, off, off+size, c.size); err != nil {
+			return nil, err
+		}
+		off += size
+	}
+	m.buffers[0] = buf
+	return m, nil
+}
+
+func (m *nodeLinkMemory) addRegionLocked(buf *memBuffer, start, end, blockSize int) error {
+	a, err := blockalloc.New(buf.bytes[start:end], blockSize)
+	if err != nil {
+		return err
+	}
+	r := &blockRegion{buf: buf, start: start, end: end, alloc: a}
+	buf.regions = append(buf.regions, r)
+	m.classes[blockSize] = append(m.classes[blockSize], r)
+	return nil
+}
+
+// close unmaps every buffer.
+func (m *nodeLinkMemory) close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	buffers := m.buffers
+	m.buffers, m.classes = nil, nil
+	m.mu.Unlock()
+	for _, b := range buffers {
+		m.driver.Close(b.mapping)
+	}
+}
+
+// initialLinkState returns the linkState of initial portal i.
+func (m *nodeLinkMemory) initialLinkState(i int) *linkState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	return linkStateAt(m.buffers[0].bytes, primaryLinkStatesStart+i*linkStateSize)
+}
+
+// classFor returns the smallest block size that holds n bytes, or 0.
+func classFor(n int) int {
+	for _, c := range blockClasses {
+		if n <= c.size {
+			return c.size
+		}
+	}
+	return 0
+}
+
+// allocate returns a fragment of at least n bytes and its memory, or a
+// null fragment if none is free (the caller then does without).
+func (m *nodeLinkMemory) allocate(n int) (fragment, []byte) {
+	size := classFor(n)
+	if size == 0 || n <= 0 {
+		return fragment{}, nil
+	}
+	m.mu.Lock()
+	regions := m.classes[size]
+	m.mu.Unlock()
+	for _, r := range regions {
+		off, err := r.alloc.Alloc()
+		if err != nil {
+			continue
+		}
+		at := r.start + off
+		f := fragment{buffer: r.buf.id, offset: uint32(at), size: uint32(n)}
+		return f, r.buf.bytes[at : at+n : at+n]
+	}
+	return fragment{}, nil
+}
+
+// resolve returns the memory a fragment from the other node names, after
+// checking that it lies wholly inside a known buffer and inside one block.
+func (m *nodeLinkMemory) resolve(f fragment) ([]byte, bool) {
+	if f.isNull() {
+		return nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.buffers[f.buffer]
+	if b == nil {
+		return nil, false
+	}
+	r := b.regionAt(int(f.offset))
+	if r == nil {
+		return nil, false
+	}
+	size := r.alloc.BlockSize()
+	start := int(f.offset)
+	if (start-r.start)%size != 0 || start == r.start || int(f.size) > size || start+int(f.size) > r.end {
+		return nil, false
+	}
+	return b.bytes[start : start+int(f.size) : start+int(f.size)], true
+}
+
+// free returns a fragment's block to its region. Bad fragments are
+// ignored: they can only come from a confused or hostile peer.
+func (m *nodeLinkMemory) free(f fragment) {
+	m.mu.Lock()
+	b := m.buffers[f.buffer]
+	var r *blockRegion
+	if b != nil {
+		r = b.regionAt(int(f.offset))
+	}
+	m.mu.Unlock()
+	if r != nil {
+		r.alloc.Free(int(f.offset) - r.start)
+	}
+}
+
+// regionAt returns the block region containing offset, if any.
+func (b *memBuffer) regionAt(offset int) *blockRegion {
+	for _, r := range b.regions {
+		if offset >= r.start && offset < r.end {
+			return r
+		}
+	}
+	return nil
+}
+
+// allocateLinkState returns a fresh linkState in shared memory with both
+// sides holding a reference, and its fragment.
+func (m *nodeLinkMemory) allocateLinkState() (fragment, *linkState) {
+	f, b := m.allocate(linkStateSize)
+	if f.isNull() {
+		return f, nil
+	}
+	st := linkStateAt(b, 0)
+	st.reset()
+	return f, st
+}
+
+// adoptLinkState returns the linkState a fragment from the other node
+// names, if the fragment is exactly one 64-byte block.
+func (m *nodeLinkMemory) adoptLinkState(f fragment) *linkState {
+	if f.size != linkStateSize {
+		return nil
+	}
+	b, ok := m.resolve(f)
+	if !ok {
+		return nil
+	}
+	return linkStateAt(b, 0)
+}
+
+// growthPlan says what buffer to add for a block size, or ok=false if the
+// class may not grow (at its cap, or already growing).
+func (m *nodeLinkMemory) planGrowth(size int) (id uint64, bytes int, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.growing[size] {
+		return 0, 0, false
+	}
+	bytes = max(growthBufferBytes, size*(minGrowthBlocks+1))
+	if m.poolBytes[size]+bytes > maxPoolBytesPerClass {
+		return 0, 0, false
+	}
+	m.growing[size] = true
+	id = m.nextBufferID
+	m.nextBufferID += 2
+	return id, bytes, true
+}
+
+// addGrowthBuffer registers a mapped growth buffer of blocks of size.
+// local says whether this side made it (and planned it).
+func (m *nodeLinkMemory) addGrowthBuffer(id uint64, size int, mapping DriverHandle, bytes []byte, local bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if local {
+		delete(m.growing, size)
+	}
+	if m.closed || m.buffers[id] != nil || classFor(size) != size || len(bytes) < 2*size {
+		return false
+	}
+	if !local && (id < 2 || id&1 != uint64(m.side.opposite())) {
+		return false
+	}
+	if m.poolBytes[size]+len(bytes) > 2*maxPoolBytesPerClass {
+		return false
+	}
+	buf := &memBuffer{id: id, mapping: mapping, bytes: bytes}
+	if m.addRegionLocked(buf, 0, len(bytes), size) != nil {
+		return false
+	}
+	m.buffers[id] = buf
+	m.poolBytes[size] += len(bytes)
+	return true
+}
+
+// growthFailed clears the growing mark after a failed growth attempt.
+func (m *nodeLinkMemory) growthFailed(size int) {
+	m.mu.Lock()
+	delete(m.growing, size)
+	m.mu.Unlock()
+}
