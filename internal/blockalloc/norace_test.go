@@ -1,0 +1,5 @@
+//go:build !race
+
+package blockalloc
+
+const raceEnabled = false
