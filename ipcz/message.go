@@ -35,6 +35,7 @@ const (
 	msgBypassPeerWithLink         msgType = 34
 	msgStopProxyingToLocalPeer    msgType = 35
 	msgFlushRouter                msgType = 36
+	msgBypassAbandoned            msgType = 37
 	msgRequestMemory              msgType = 64
 	msgProvideMemory              msgType = 65
 	msgRelayMessage               msgType = 66

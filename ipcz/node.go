@@ -25,6 +25,11 @@ type Node struct {
 	// brokerLink is the link to this node's broker (nil for a broker, or
 	// before connecting). Guarded by mu.
 	brokerLink *NodeLink
+	// pendingIntroductions holds, per node name, what waits for a link to
+	// that node once the broker introduces us. Guarded by mu.
+	pendingIntroductions map[NodeName][]func(*NodeLink)
+
+	counters nodeCounters
 }
 
 // CreateNode makes a new node that uses driver. driverNode is an opaque
@@ -40,6 +45,8 @@ func CreateNode(driver Driver, driverNode DriverHandle, flags CreateNodeFlags) (
 		isBroker:   flags&CreateNodeAsBroker != 0,
 		links:      make(map[NodeName]*NodeLink),
 		connecting: make(map[*NodeLink]bool),
+
+		pendingIntroductions: make(map[NodeName][]func(*NodeLink)),
 	}
 	if n.isBroker {
 		name, err := randomNodeName(driver)
@@ -86,17 +93,33 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// forgetLink removes a failed link from the node's tables.
+// forgetLink removes a failed link from the node's tables. Losing the
+// broker fails every introduction still awaited.
 func (n *Node) forgetLink(l *NodeLink) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	delete(n.connecting, l)
 	if name := l.RemoteName(); name.IsValid() && n.links[name] == l {
 		delete(n.links, name)
 	}
+	var orphaned []func(*NodeLink)
 	if n.brokerLink == l {
 		n.brokerLink = nil
+		for name, waiters := range n.pendingIntroductions {
+			orphaned = append(orphaned, waiters...)
+			delete(n.pendingIntroductions, name)
+		}
 	}
+	n.mu.Unlock()
+	for _, f := range orphaned {
+		f(nil)
+	}
+}
+
+// linkTo returns the established link to the named node, if any.
+func (n *Node) linkTo(name NodeName) *NodeLink {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.links[name]
 }
 
 func (n *Node) objectNode() *Node { return n }

@@ -235,6 +235,28 @@ func (l *NodeLink) dispatch(m *inMessage) error {
 		return l.onRouteClosed(m)
 	case msgPeerConsumed:
 		return l.onPeerConsumed(m)
+	case msgFlushRouter:
+		return l.onFlushRouter(m)
+	case msgBypassPeer:
+		return l.onBypassPeer(m)
+	case msgAcceptBypassLink:
+		return l.onAcceptBypassLink(m)
+	case msgStopProxying:
+		return l.onStopProxying(m)
+	case msgProxyWillStop:
+		return l.onProxyWillStop(m)
+	case msgBypassPeerWithLink:
+		return l.onBypassPeerWithLink(m)
+	case msgStopProxyingToLocalPeer:
+		return l.onStopProxyingToLocalPeer(m)
+	case msgBypassAbandoned:
+		return l.onBypassAbandoned(m)
+	case msgRequestIntroduction:
+		return l.onRequestIntroduction(m)
+	case msgAcceptIntroduction:
+		return l.onAcceptIntroduction(m)
+	case msgRejectIntroduction:
+		return l.onRejectIntroduction(m)
 	}
 	return wire.ErrMalformed
 }

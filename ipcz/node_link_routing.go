@@ -58,6 +58,10 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 		}
 	}
 	sent := l.transmit(m)
+	if sent {
+		l.node.counters.parcelsSent.Add(1)
+		l.node.counters.parcelBytesInline.Add(uint64(p.remainingBytes()))
+	}
 	for _, px := range proxies {
 		if sent && px.link != nil {
 			px.router.beginProxying(px.link)
@@ -126,6 +130,7 @@ func (l *NodeLink) onAcceptParcel(m *inMessage) error {
 		p.closeObjects()
 		return err
 	}
+	l.node.counters.parcelsReceived.Add(1)
 	target := l.lookupSublink(sublink)
 	if target == nil {
 		// The route ended here already; whatever the parcel carried ends too.

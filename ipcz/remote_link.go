@@ -40,6 +40,12 @@ func (l *remoteLink) notifyPeerConsumed() {
 	l.nodeLink.transmit(m)
 }
 
+func (l *remoteLink) flushPeer() {
+	m := newOutMessage(msgFlushRouter)
+	m.params.U64(l.sublink)
+	l.nodeLink.transmit(m)
+}
+
 func (l *remoteLink) deactivate() {
 	l.nodeLink.removeSublink(l.sublink, l)
 	if l.st != nil && !l.stFragment.isNull() && l.st.release() {

@@ -42,6 +42,15 @@ func (e *routeEdge) beginDecay(next routerLink) {
 	e.hasLengthToDecaying, e.hasLengthFromDecaying = false, false
 }
 
+// closureLink is the link the end of the sequence goes out on: the
+// primary link, or the decaying one while there is no primary yet.
+func (e *routeEdge) closureLink() routerLink {
+	if e.primary != nil {
+		return e.primary
+	}
+	return e.decaying
+}
+
 // tryFinishDecay drops the decaying link once every parcel that must leave
 // by it has left (sent is the next outbound number to send) and every
 // parcel that may come from it has come (received is the next inbound

@@ -65,6 +65,14 @@ type Router struct {
 	putCommitting bool
 	// inTwoPhaseGet is set between BeginGet and EndGet. Guarded by mu.
 	inTwoPhaseGet bool
+
+	// bypassing is set while this proxy holds its outward central link
+	// locked for its own bypass, and bypassCommitted once its edges have
+	// started to decay. bypassAbandoned stops it from trying again.
+	// Guarded by mu.
+	bypassing       bool
+	bypassCommitted bool
+	bypassAbandoned bool
 }
 
 func newRouter() *Router { return &Router{id: routerIDs.Add(1)} }
@@ -74,6 +82,8 @@ func newRouter() *Router { return &Router{id: routerIDs.Add(1)} }
 func newLocalRouterPair() (*Router, *Router) {
 	a, b := newRouter(), newRouter()
 	la, lb := newLocalLinkPair(linkCentral, a, b)
+	// Neither end of a new pair is replacing a link.
+	la.state().status.Store(stableBit(sideA) | stableBit(sideB))
 	a.outward.primary = la
 	b.outward.primary = lb
 	return a, b
@@ -272,7 +282,13 @@ func (r *Router) acceptClosureFromOutward(length SequenceNumber) bool {
 func (r *Router) acceptClosureFromInward(length SequenceNumber) bool {
 	r.mu.Lock()
 	ok := r.outbound.setFinalLength(length)
+	// A proxy whose inward peer closed before acting on a bypass request
+	// will never act on it: give the lock back.
+	abandon := ok && r.bypassing && !r.bypassCommitted
 	r.mu.Unlock()
+	if abandon {
+		r.abandonBypass()
+	}
 	if ok {
 		r.flush()
 	}
@@ -309,16 +325,22 @@ func (r *Router) flush() {
 			}
 			sends = append(sends, pendingSend{link, r.inbound.pop()})
 		}
-		if !r.sentInnerClosure && r.inbound.isSequenceFullyConsumed() && inner.primary != nil {
-			r.sentInnerClosure = true
-			innerClosure, innerLength = inner.primary, r.inbound.finalLength
+		if !r.sentInnerClosure && r.inbound.isSequenceFullyConsumed() {
+			if l := inner.closureLink(); l != nil {
+				r.sentInnerClosure = true
+				innerClosure, innerLength = l, r.inbound.finalLength
+			}
 		}
 	}
-	if !r.sentOutwardClosure && r.outbound.isSequenceFullyConsumed() && r.outward.primary != nil {
-		r.sentOutwardClosure = true
-		outwardClosure, outwardLength = r.outward.primary, r.outbound.finalLength
+	if !r.sentOutwardClosure && r.outbound.isSequenceFullyConsumed() {
+		if l := r.outward.closureLink(); l != nil && canSendClosure(l) {
+			r.sentOutwardClosure = true
+			outwardClosure, outwardLength = l, r.outbound.finalLength
+		}
 	}
-	retired := r.retireLinksLocked()
+	retired := r.finishDecayLocked()
+	retired = append(retired, r.retireLinksLocked()...)
+	flushPeer := r.markStableLocked()
 	r.mu.Unlock()
 
 	for _, s := range sends {
@@ -333,6 +355,10 @@ func (r *Router) flush() {
 	for _, l := range retired {
 		l.deactivate()
 	}
+	if flushPeer != nil {
+		flushPeer.flushPeer()
+	}
+	r.maybeStartBypass()
 }
 
 // retireLinksLocked detaches the links of a router that is done with its

@@ -139,6 +139,9 @@ type routerLink interface {
 	// deactivate releases what the link holds on this side once the router
 	// no longer uses it.
 	deactivate()
+	// flushPeer asks the router at the other end to flush: something it
+	// was waiting for (stability, a lock) has changed.
+	flushPeer()
 }
 
 // localLinkPair is the state shared by the two sides of a local link.
@@ -172,6 +175,8 @@ func (l *localLink) notifyPeerConsumed() { l.localPeer().onPeerConsumed() }
 // deactivate does nothing: a local link holds no resource beyond memory.
 func (l *localLink) deactivate() {}
 
+func (l *localLink) flushPeer() { l.localPeer().flush() }
+
 func (l *localLink) acceptParcel(p *Parcel) {
 	peer := l.localPeer()
 	if l.pair.typ.carriesInbound() {
@@ -188,4 +193,86 @@ func (l *localLink) acceptRouteClosure(length SequenceNumber) {
 	} else {
 		peer.acceptClosureFromInward(length)
 	}
+}
+
+// The bits of linkState.status. Each side marks itself stable when it is
+// not replacing any of its links; a side may lock the link (to bypass a
+// proxy, or to send its closure) only when no one holds it, and for a
+// bypass only when both sides are stable. A side that finds the other
+// unstable sets its waiting bit, and the other side, on becoming stable,
+// clears it and flushes the waiter so it tries again. All changes are
+// compare-and-swaps on the one word, so no wake-up is lost.
+func stableBit(s linkSide) uint32  { return 1 << s }
+func waitingBit(s linkSide) uint32 { return 4 << s }
+func lockedBit(s linkSide) uint32  { return 16 << s }
+
+const lockedBits = 16 | 32
+
+// markStable sets side's stable bit and reports whether the other side
+// was waiting for it (clearing that bit).
+func (s *linkState) markStable(side linkSide) (otherWaiting bool) {
+	for {
+		old := s.status.Load()
+		next := old | stableBit(side)
+		otherWaiting = old&waitingBit(side.opposite()) != 0
+		next &^= waitingBit(side.opposite())
+		if old == next {
+			return false
+		}
+		if s.status.CompareAndSwap(old, next) {
+			return otherWaiting
+		}
+	}
+}
+
+// tryLockForBypass locks the link for side's bypass if both sides are
+// stable and no one holds it, first recording the node allowed to ask the
+// other side for a bypass link. If the other side is not stable yet, side
+// is marked waiting.
+func (s *linkState) tryLockForBypass(side linkSide, source NodeName) bool {
+	s.allowedBypassSource[0].Store(source.High)
+	s.allowedBypassSource[1].Store(source.Low)
+	for {
+		old := s.status.Load()
+		if old&lockedBits != 0 {
+			return false
+		}
+		both := stableBit(sideA) | stableBit(sideB)
+		if old&both != both {
+			if old&waitingBit(side) != 0 || s.status.CompareAndSwap(old, old|waitingBit(side)) {
+				return false
+			}
+			continue
+		}
+		if s.status.CompareAndSwap(old, old|lockedBit(side)) {
+			return true
+		}
+	}
+}
+
+// tryLockForClosure locks the link so side can send its closure, unless
+// the other side holds it (for a bypass that will replace the link).
+func (s *linkState) tryLockForClosure(side linkSide) bool {
+	for {
+		old := s.status.Load()
+		if old&lockedBit(side.opposite()) != 0 {
+			return false
+		}
+		if old&lockedBit(side) != 0 || s.status.CompareAndSwap(old, old|lockedBit(side)) {
+			return true
+		}
+	}
+}
+
+// unlock releases side's lock.
+func (s *linkState) unlock(side linkSide) {
+	s.status.And(^lockedBit(side))
+}
+
+// isLockedForBypassBy reports whether side holds the lock and names source
+// as the node allowed to ask for the bypass link.
+func (s *linkState) isLockedForBypassBy(side linkSide, source NodeName) bool {
+	return s.status.Load()&lockedBit(side) != 0 &&
+		s.allowedBypassSource[0].Load() == source.High &&
+		s.allowedBypassSource[1].Load() == source.Low
 }

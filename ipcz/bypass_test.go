@@ -1,0 +1,104 @@
+package ipcz_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ipcz-go/ipcz-go/ipcz"
+	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
+	"github.com/stretchr/testify/require"
+)
+
+// testNetwork is a broker and several non-broker nodes connected to it,
+// each with one initial portal pair to the broker.
+type testNetwork struct {
+	driver   *inprocess.Driver
+	broker   *ipcz.Node
+	nodes    []*ipcz.Node
+	toNode   []*ipcz.Portal // broker's portal to nodes[i]
+	toBroker []*ipcz.Portal // nodes[i]'s portal to the broker
+}
+
+func newTestNetwork(t *testing.T, d *inprocess.Driver, n int) *testNetwork {
+	t.Helper()
+	net := &testNetwork{driver: d}
+	var err error
+	net.broker, err = ipcz.CreateNode(d.ForNode("broker"), 0, ipcz.CreateNodeAsBroker)
+	require.NoError(t, err)
+	for i := range n {
+		node, err := ipcz.CreateNode(d.ForNode(fmt.Sprintf("node%d", i)), 0, 0)
+		require.NoError(t, err)
+		tb, tn := d.NewTransportPair(true, false)
+		bp, err := net.broker.ConnectNode(tb, 1, 0)
+		require.NoError(t, err)
+		np, err := node.ConnectNode(tn, 1, ipcz.ConnectNodeToBroker)
+		require.NoError(t, err)
+		net.nodes = append(net.nodes, node)
+		net.toNode = append(net.toNode, bp[0])
+		net.toBroker = append(net.toBroker, np[0])
+	}
+	t.Cleanup(func() {
+		for _, node := range net.nodes {
+			node.Close()
+		}
+		net.broker.Close()
+	})
+	return net
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// pingPong checks a route end to end in both directions.
+func pingPong(t *testing.T, a, b *ipcz.Portal, tag string) {
+	t.Helper()
+	require.NoError(t, a.Put([]byte("ping "+tag), nil, nil))
+	data, _ := waitMessage(t, b)
+	require.Equal(t, "ping "+tag, string(data))
+	require.NoError(t, b.Put([]byte("pong "+tag), nil, nil))
+	data, _ = waitMessage(t, a)
+	require.Equal(t, "pong "+tag, string(data))
+}
+
+// TestRouteThroughBrokerBecomesDirect: B makes a pair, sends one end to
+// the broker A, which sends it on to C. B and C end linked directly: no
+// proxy is left on A, B and C have a link, and the broker carries none of
+// the route's parcels afterwards.
+func TestRouteThroughBrokerBecomesDirect(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		net := newTestNetwork(t, d, 2)
+		b, c := net.nodes[0], net.nodes[1]
+		p, q, err := b.OpenPortals()
+		require.NoError(t, err)
+		require.NoError(t, net.toBroker[0].Put([]byte("q"), []ipcz.Object{q}, nil))
+		_, objs := waitMessage(t, net.toNode[0])
+		require.NoError(t, net.toNode[1].Put([]byte("q"), objs, nil))
+		_, objs = waitMessage(t, net.toBroker[1])
+		q = objs[0].(*ipcz.Portal)
+		pingPong(t, p, q, "first")
+
+		eventually(t, "no proxies", func() bool {
+			return net.broker.Stats().Proxies == 0 && b.Stats().Proxies == 0 && c.Stats().Proxies == 0
+		})
+		require.Contains(t, b.Stats().LinkedNodes, c.Name())
+		require.Contains(t, c.Stats().LinkedNodes, b.Name())
+
+		before := net.broker.Stats()
+		for i := range 50 {
+			pingPong(t, p, q, fmt.Sprint(i))
+		}
+		after := net.broker.Stats()
+		require.Equal(t, before.ParcelsSent, after.ParcelsSent, "the broker forwarded parcels")
+		require.Equal(t, before.ParcelsReceived, after.ParcelsReceived)
+	})
+}

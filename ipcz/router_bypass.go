@@ -1,0 +1,289 @@
+package ipcz
+
+// Proxy bypass, the router side. See docs/design.md for the protocol; in
+// short, a proxy Y between Z (inward, on another node, where its portal
+// went) and X (outward, across the central link) locks the central link
+// and has X and Z linked directly. Each of X and Z then decays its old
+// link to Y by sequence length, and Y forwards exactly what falls below
+// those lengths before it disappears.
+
+// canSendClosure reports whether the end of a sequence may go over l now:
+// on a central link the closing side must lock it, which it cannot while
+// the other side holds it for a bypass that will replace the link (the
+// closure then goes over the replacement).
+func canSendClosure(l routerLink) bool {
+	if l.linkType() != linkCentral {
+		return true
+	}
+	st := l.state()
+	return st == nil || st.tryLockForClosure(l.side())
+}
+
+// arrivedLength is one past the last contiguous sequence number that has
+// arrived in q (popped or still queued).
+func arrivedLength(q *parcelQueue) SequenceNumber { return q.base + uint64(q.available) }
+
+// finishDecayLocked drops decaying links whose traffic is complete and
+// returns them for deactivation. A final sequence length, once known,
+// bounds a decaying link as well as an explicit length does.
+// Preconditions: mu held.
+func (r *Router) finishDecayLocked() []routerLink {
+	var done []routerLink
+	if e := &r.outward; e.decaying != nil {
+		boundDecay(e, &r.outbound, &r.inbound)
+		if l := e.tryFinishDecay(r.outbound.nextSequenceNumber(), arrivedLength(&r.inbound)); l != nil {
+			done = append(done, l)
+		}
+	}
+	if e := r.innerEdgeLocked(); e != nil && e.decaying != nil {
+		boundDecay(e, &r.inbound, &r.outbound)
+		if l := e.tryFinishDecay(r.inbound.nextSequenceNumber(), arrivedLength(&r.outbound)); l != nil {
+			done = append(done, l)
+		}
+	}
+	return done
+}
+
+// boundDecay fills in a decaying edge's unknown lengths from the final
+// lengths of the sequences that leave by it (out) and arrive over it (in).
+func boundDecay(e *routeEdge, out, in *parcelQueue) {
+	if !e.hasLengthToDecaying && out.hasFinalLength {
+		e.lengthToDecaying, e.hasLengthToDecaying = out.finalLength, true
+	}
+	if !e.hasLengthFromDecaying && in.hasFinalLength {
+		e.lengthFromDecaying, e.hasLengthFromDecaying = in.finalLength, true
+	}
+}
+
+// markStableLocked marks this side of the outward central link stable when
+// none of the router's edges is changing, and returns the link whose far
+// side was waiting for that (to be flushed). Preconditions: mu held.
+func (r *Router) markStableLocked() routerLink {
+	l := r.outward.primary
+	if l == nil || l.linkType() != linkCentral || !r.outward.isStable() || r.bypassing {
+		return nil
+	}
+	if inner := r.innerEdgeLocked(); inner != nil && (!inner.isStable() || inner.primary == nil) {
+		return nil
+	}
+	st := l.state()
+	if st == nil || !st.markStable(l.side()) {
+		return nil
+	}
+	return l
+}
+
+// switchOutwardLocked starts replacing the outward link by next (which
+// may be nil while it is not usable yet): the current primary decays, and
+// parcels numbered from lengthTo on go to next. The portal's consumption
+// counts are published on next's state, whose far side will read them.
+// Preconditions: mu held; the outward edge is stable.
+func (r *Router) switchOutwardLocked(next routerLink, lengthTo SequenceNumber) {
+	r.outward.beginDecay(next)
+	r.outward.lengthToDecaying, r.outward.hasLengthToDecaying = lengthTo, true
+	if next != nil {
+		r.publishOnLocked(next)
+	}
+}
+
+// setOutwardPrimaryLocked installs the replacement outward link that
+// switchOutwardLocked left pending. Preconditions: mu held.
+func (r *Router) setOutwardPrimaryLocked(next routerLink) {
+	r.outward.primary = next
+	r.publishOnLocked(next)
+}
+
+// publishOnLocked writes the router's consumption counts into l's state
+// and re-arms remote monitoring there if traps need it.
+// Preconditions: mu held.
+func (r *Router) publishOnLocked(l routerLink) {
+	st := l.state()
+	if st == nil {
+		return
+	}
+	st.publishConsumed(l.side(), r.inbound.nextSequenceNumber(), r.consumedBytes)
+	if r.traps.needsRemoteState() {
+		st.monitorPeer(l.side())
+	}
+}
+
+// maybeStartBypass starts removing this router from its route if it is a
+// proxy next to the central link with both edges settled, and the link can
+// be locked. X local: the new link is built here (bypassLocalPeer).
+// X remote: Z is asked to link to X (BypassPeer).
+func (r *Router) maybeStartBypass() {
+	r.mu.Lock()
+	if r.inward == nil || r.bypassing || r.bypassAbandoned ||
+		r.inbound.hasFinalLength || r.outbound.hasFinalLength {
+		r.mu.Unlock()
+		return
+	}
+	in, out := r.inward.primary, r.outward.primary
+	if in == nil || out == nil || !r.inward.isStable() || !r.outward.isStable() || out.linkType() != linkCentral {
+		r.mu.Unlock()
+		return
+	}
+	toZ, ok := in.(*remoteLink)
+	st := out.state()
+	if !ok || st == nil {
+		r.mu.Unlock()
+		return
+	}
+	if !st.tryLockForBypass(out.side(), toZ.nodeLink.RemoteName()) {
+		r.mu.Unlock()
+		return
+	}
+	r.bypassing = true
+	x := out.localPeer()
+	r.mu.Unlock()
+
+	if x != nil {
+		r.bypassLocalPeer(x, out, toZ)
+		return
+	}
+	toX := out.(*remoteLink)
+	toZ.nodeLink.sendBypassPeer(toZ.sublink, toX.nodeLink.RemoteName(), toX.sublink)
+}
+
+// abandonBypass gives up a bypass that has not changed any edge yet: the
+// central link is unlocked and the other side flushed (it may be waiting
+// to send its closure).
+func (r *Router) abandonBypass() {
+	r.mu.Lock()
+	if !r.bypassing || r.bypassCommitted {
+		r.mu.Unlock()
+		return
+	}
+	r.bypassing = false
+	r.bypassAbandoned = true
+	out := r.outward.primary
+	if out != nil {
+		if st := out.state(); st != nil {
+			st.unlock(out.side())
+		}
+	}
+	r.mu.Unlock()
+	if out != nil {
+		out.flushPeer()
+	}
+	r.flush()
+}
+
+// bypassLocalPeer is the bypass of a proxy Y (r) whose outward peer X is on
+// this node: Y gives X a new link to Z on Y's node link to Z, tells Z with
+// BypassPeerWithLink, and lets its own links decay. X's parcels numbered
+// below lengthX still go through Y; Z's length comes back in
+// StopProxyingToLocalPeer.
+func (r *Router) bypassLocalPeer(x *Router, yToX routerLink, toZ *remoteLink) {
+	nl := toZ.nodeLink
+	memory := nl.sharedMemory()
+	var f fragment
+	var st *linkState
+	if memory != nil {
+		f, st = memory.allocateLinkState()
+	}
+	id := nl.allocateSublink()
+	xToZ, ok := nl.addSublink(id, linkCentral, sideA, x, st, f)
+	if !ok {
+		r.abandonBypass()
+		return
+	}
+	xSide := yToX.side().opposite()
+	x.mu.Lock()
+	if l := x.outward.primary; l == nil || l.localPeer() != r || l.side() != xSide || !x.outward.isStable() {
+		x.mu.Unlock()
+		xToZ.deactivate()
+		r.abandonBypass()
+		return
+	}
+	lengthX := x.outbound.currentLength()
+	x.switchOutwardLocked(nil, lengthX)
+	x.mu.Unlock()
+
+	r.mu.Lock()
+	r.bypassCommitted = true
+	r.inward.beginDecay(nil)
+	r.inward.lengthToDecaying, r.inward.hasLengthToDecaying = lengthX, true
+	r.outward.beginDecay(nil)
+	r.outward.lengthFromDecaying, r.outward.hasLengthFromDecaying = lengthX, true
+	r.mu.Unlock()
+
+	nl.sendBypassPeerWithLink(toZ.sublink, id, f, lengthX)
+
+	x.mu.Lock()
+	x.setOutwardPrimaryLocked(xToZ)
+	x.mu.Unlock()
+	x.flush()
+	r.flush()
+}
+
+// stopProxying ends a proxy's part in a bypass: it forwards inward what X
+// sent below lengthX and outward what Z sent below lengthZ, then its links
+// are gone.
+func (r *Router) stopProxying(lengthX, lengthZ SequenceNumber) bool {
+	r.mu.Lock()
+	if !r.bypassing || r.bypassCommitted || r.inward == nil {
+		r.mu.Unlock()
+		return false
+	}
+	r.bypassCommitted = true
+	r.inward.beginDecay(nil)
+	r.inward.lengthToDecaying, r.inward.hasLengthToDecaying = lengthX, true
+	r.inward.lengthFromDecaying, r.inward.hasLengthFromDecaying = lengthZ, true
+	r.outward.beginDecay(nil)
+	r.outward.lengthToDecaying, r.outward.hasLengthToDecaying = lengthZ, true
+	r.outward.lengthFromDecaying, r.outward.hasLengthFromDecaying = lengthX, true
+	r.mu.Unlock()
+	r.flush()
+	return true
+}
+
+// stopProxyingToLocalPeer completes bypassLocalPeer with Z's length.
+func (r *Router) stopProxyingToLocalPeer(lengthZ SequenceNumber) bool {
+	r.mu.Lock()
+	if !r.bypassing || !r.bypassCommitted || r.inward == nil || r.outward.decaying == nil {
+		r.mu.Unlock()
+		return false
+	}
+	x := r.outward.decaying.localPeer()
+	r.inward.lengthFromDecaying, r.inward.hasLengthFromDecaying = lengthZ, true
+	r.outward.lengthToDecaying, r.outward.hasLengthToDecaying = lengthZ, true
+	r.mu.Unlock()
+	if x != nil {
+		x.mu.Lock()
+		if x.outward.decaying != nil && x.outward.decaying.localPeer() == r {
+			x.outward.lengthFromDecaying, x.outward.hasLengthFromDecaying = lengthZ, true
+		}
+		x.mu.Unlock()
+		x.flush()
+	}
+	r.flush()
+	return true
+}
+
+// proxyWillStop gives Z the length below which X's parcels still come
+// through the proxy.
+func (r *Router) proxyWillStop(lengthX SequenceNumber) {
+	r.mu.Lock()
+	if r.outward.decaying != nil && !r.outward.hasLengthFromDecaying {
+		r.outward.lengthFromDecaying, r.outward.hasLengthFromDecaying = lengthX, true
+	}
+	r.mu.Unlock()
+	r.flush()
+}
+
+// prepareBypassFrom checks that the router can replace its outward link
+// old (to the proxy) and, if so, starts decaying it: parcels from the
+// returned length on wait for the new link. ok is false if the router's
+// route is ending or its outward link has changed.
+func (r *Router) prepareBypassFrom(old routerLink) (length SequenceNumber, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.outward.primary != old || !r.outward.isStable() || r.portalClosed ||
+		r.inbound.hasFinalLength || r.outbound.hasFinalLength {
+		return 0, false
+	}
+	length = r.outbound.currentLength()
+	r.switchOutwardLocked(nil, length)
+	return length, true
+}
