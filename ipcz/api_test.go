@@ -3,7 +3,6 @@ package ipcz
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -18,14 +17,6 @@ import (
 // put_get_test.go, merge_test.go, box_test.go).
 // ---------------------------------------------------------------------------
 
-// knownBug skips a test that demonstrates a bug in the core. Set
-// IPCZ_RUN_BUG_TESTS=1 to run (and see fail) every such test.
-func knownBug(t *testing.T, desc string) {
-	t.Helper()
-	if os.Getenv("IPCZ_RUN_BUG_TESTS") == "" {
-		t.Skip("BUG: " + desc)
-	}
-}
 
 // apiEnv is one node on a testDriver.
 type apiEnv struct {
@@ -515,7 +506,6 @@ func TestAPIPutInvalidObjects(t *testing.T) {
 // Typed nil pointers are non-nil Object interface values. Put must reject
 // them with InvalidArgument rather than crash.
 func TestAPIPutTypedNilObjects(t *testing.T) {
-	knownBug(t, "Put with a typed nil (*Portal)(nil)/(*Box)(nil)/(*Validator)(nil) in objects panics in objectNode (nil dereference) instead of returning InvalidArgument")
 	e := newAPIEnv(t)
 	a, b := e.pair()
 	for name, o := range map[string]Object{

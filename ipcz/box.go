@@ -16,7 +16,12 @@ func newBox(n *Node, h DriverHandle) *Box {
 	return b
 }
 
-func (b *Box) objectNode() *Node { return b.node }
+func (b *Box) objectNode() *Node {
+	if b == nil {
+		return nil
+	}
+	return b.node
+}
 
 // take removes the driver handle from the box, or returns 0 if it is empty.
 func (b *Box) take() DriverHandle {

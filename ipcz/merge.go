@@ -6,6 +6,11 @@ package ipcz
 // 0 on both sides of the bridge, so parcels keep their numbers end to end.
 // claim is called with both routers locked, to take the portal handles.
 func mergeRouters(r1, r2 *Router, claim func() bool) error {
+	// Two ends of one route (joined through earlier merges) would close the
+	// route into a loop that nothing can reach.
+	if r1.reachesOnThisNode(r2) {
+		return InvalidArgument
+	}
 	var d trapDispatcher
 	lo, hi := r1, r2
 	if hi.id < lo.id {
@@ -32,10 +37,52 @@ func mergeRouters(r1, r2 *Router, claim func() bool) error {
 	hi.mu.Unlock()
 	lo.mu.Unlock()
 	d.dispatch()
+	// Each bridge router watches its outward peer's consumption and passes
+	// it across the bridge, so the merged route's ends see each other's.
+	r1.onPeerConsumed()
+	r2.onPeerConsumed()
 	r1.flush()
 	r2.flush()
 	return nil
 }
+
+// reachesOnThisNode reports whether target is the other end of r's route,
+// following local links and the bridges of merged routers on this node.
+// It takes one router lock at a time.
+func (r *Router) reachesOnThisNode(target *Router) bool {
+	cur := r
+	for range maxLocalRouteWalk {
+		cur.mu.Lock()
+		var peer *Router
+		if l := cur.outward.primary; l != nil {
+			peer = l.localPeer()
+		}
+		cur.mu.Unlock()
+		if peer == nil {
+			return false
+		}
+		if peer == target {
+			return true
+		}
+		peer.mu.Lock()
+		var across *Router
+		if peer.bridge != nil && peer.bridge.primary != nil {
+			across = peer.bridge.primary.localPeer()
+		}
+		peer.mu.Unlock()
+		if across == nil {
+			return false
+		}
+		if across == target {
+			return true
+		}
+		cur = across
+	}
+	return false
+}
+
+// maxLocalRouteWalk bounds reachesOnThisNode.
+const maxLocalRouteWalk = 1 << 16
 
 // checkMergeLocked checks the preconditions of MergePortals.
 // Preconditions: both routers' mutexes held.

@@ -21,7 +21,12 @@ func newPortal(n *Node, r *Router) *Portal {
 	return p
 }
 
-func (p *Portal) objectNode() *Node { return p.node }
+func (p *Portal) objectNode() *Node {
+	if p == nil {
+		return nil
+	}
+	return p.node
+}
 
 // liveRouter returns the router of a live portal, or nil.
 func (p *Portal) liveRouter() *Router {
@@ -59,28 +64,29 @@ func (p *Portal) QueryStatus() (PortalStatus, error) {
 // On success the objects belong to ipcz and their handles go dead; on
 // failure they stay the caller's. Errors: InvalidArgument for a dead
 // portal or an object that cannot be sent (dead, of the wrong kind, of
-// another node, listed twice, this portal or its local peer, or in a
-// two-phase operation); NotFound once the peer is known closed;
-// ResourceExhausted if limits would be exceeded.
+// another node, listed twice, this portal or its peer on this node, or in
+// a two-phase operation); AlreadyExists during a two-phase put; NotFound
+// once the peer is known closed; ResourceExhausted if limits would be
+// exceeded.
 func (p *Portal) Put(data []byte, objects []Object, limits *PutLimits) error {
 	r := p.liveRouter()
 	if r == nil {
 		return InvalidArgument
 	}
-	return p.sendParcel(r, newParcelCopy(data), objects, limits)
+	return p.sendParcel(r, newParcelCopy(data), objects, limits, false)
 }
 
 // sendParcel sends parcel with objects attached.
-func (p *Portal) sendParcel(r *Router, parcel *Parcel, objects []Object, limits *PutLimits) error {
+func (p *Portal) sendParcel(r *Router, parcel *Parcel, objects []Object, limits *PutLimits, fromEndPut bool) error {
 	if len(objects) == 0 {
-		return r.sendOutboundParcel(parcel, limits)
+		return r.sendOutboundParcel(parcel, limits, fromEndPut)
 	}
 	transit, err := detachForTransit(p.node, r, objects)
 	if err != nil {
 		return err
 	}
 	parcel.objects = transit.objects
-	if err := r.sendOutboundParcel(parcel, limits); err != nil {
+	if err := r.sendOutboundParcel(parcel, limits, fromEndPut); err != nil {
 		transit.restore()
 		return err
 	}
@@ -120,7 +126,7 @@ func (p *Portal) EndPut(numBytesProduced int, objects []Object, flags EndPutFlag
 	if err != nil {
 		return err
 	}
-	err = p.sendParcel(r, &Parcel{data: data}, objects, nil)
+	err = p.sendParcel(r, &Parcel{data: data}, objects, nil, true)
 	r.finishPendingPut(err == nil)
 	return err
 }

@@ -755,9 +755,6 @@ func TestPutDuringTwoPhasePut(t *testing.T) {
 	require.NoError(t, err)
 	copy(buf, "two")
 	err = a.Put([]byte("one"), nil, nil)
-	if err == nil {
-		knownBug(t, "Portal.Put succeeds while a two-phase put is pending (seed: Put is not allowed until EndPut); want AlreadyExists")
-	}
 	require.Equal(t, AlreadyExists, err)
 	requireGetErr(t, b, Unavailable)
 	require.NoError(t, a.EndPut(3, nil, 0))

@@ -43,10 +43,6 @@ type Router struct {
 	// the router if it moves. Guarded by mu.
 	producedBytes uint64
 	consumedBytes uint64
-	// lastPeerConsumedParcels is the peer's consumption count when last
-	// looked at, to detect CONSUMED_REMOTE_PARCEL. Guarded by mu.
-	lastPeerConsumedParcels uint64
-
 	// portalClosed: the application closed the portal. Guarded by mu.
 	portalClosed bool
 	// hasPut and hasGot record whether the portal ever put or got a
@@ -179,13 +175,18 @@ func (r *Router) outboundCapacityLocked(limits *PutLimits) int {
 }
 
 // sendOutboundParcel numbers p and sends it outward, subject to limits.
-// It fails with NotFound if the peer is known closed and ResourceExhausted
-// if the limits would be exceeded.
-func (r *Router) sendOutboundParcel(p *Parcel, limits *PutLimits) error {
+// It fails with AlreadyExists during a two-phase put (unless p is that
+// put's parcel), NotFound if the peer is known closed, and
+// ResourceExhausted if the limits would be exceeded.
+func (r *Router) sendOutboundParcel(p *Parcel, limits *PutLimits, fromEndPut bool) error {
 	r.mu.Lock()
 	if r.portalClosed {
 		r.mu.Unlock()
 		return InvalidArgument
+	}
+	if r.hasPendingPut && !fromEndPut {
+		r.mu.Unlock()
+		return AlreadyExists
 	}
 	if r.inbound.hasFinalLength {
 		r.mu.Unlock()
@@ -237,7 +238,7 @@ func (r *Router) acceptInboundParcel(p *Parcel) bool {
 	}
 	if r.inbound.available != before && !r.traps.isEmpty() {
 		status := r.statusLocked()
-		r.traps.update(&status, reasonNewLocalParcel, &d)
+		r.traps.update(&status, reasonNewLocalParcel, 0, &d)
 	}
 	r.mu.Unlock()
 	d.dispatch()
@@ -269,7 +270,7 @@ func (r *Router) acceptClosureFromOutward(length SequenceNumber) bool {
 	}
 	if r.isTerminalLocked() && !r.portalClosed {
 		status := r.statusLocked()
-		r.traps.update(&status, reasonStatusChanged, &d)
+		r.traps.update(&status, reasonStatusChanged, 0, &d)
 	}
 	r.mu.Unlock()
 	d.dispatch()
@@ -409,17 +410,6 @@ func (r *Router) closePortal() {
 	r.flush()
 }
 
-// removeTraps removes every trap with a REMOVED event: the portal's handle
-// was given away (sent in a parcel or merged).
-func (r *Router) removeTraps() {
-	var d trapDispatcher
-	r.mu.Lock()
-	status := r.statusLocked()
-	r.traps.removeAll(&status, &d)
-	r.mu.Unlock()
-	d.dispatch()
-}
-
 // afterConsumeLocked updates counts, traps and the link state after the
 // portal consumed parcels or bytes, and returns the link whose peer must
 // be told. Preconditions: mu held.
@@ -427,7 +417,7 @@ func (r *Router) afterConsumeLocked(d *trapDispatcher) routerLink {
 	r.hasGot = true
 	if !r.traps.isEmpty() {
 		status := r.statusLocked()
-		r.traps.update(&status, reasonStatusChanged, d)
+		r.traps.update(&status, reasonStatusChanged, 0, d)
 	}
 	if l := r.outward.primary; l != nil {
 		if st := l.state(); st != nil && st.publishConsumed(l.side(), r.inbound.nextSequenceNumber(), r.consumedBytes) {
@@ -438,21 +428,29 @@ func (r *Router) afterConsumeLocked(d *trapDispatcher) routerLink {
 }
 
 // onPeerConsumed runs when the peer, at our request, tells us it consumed
-// parcels: remote-queue traps may now fire.
+// parcels: remote-queue traps may now fire. A bridge router passes the
+// news across the bridge, where it becomes the consumption of the merged
+// route's far end as seen by its other end.
 func (r *Router) onPeerConsumed() {
 	var d trapDispatcher
 	r.mu.Lock()
-	if r.portalClosed || !r.isTerminalLocked() {
-		r.mu.Unlock()
-		return
-	}
 	l := r.outward.primary
 	var st *linkState
 	if l != nil {
 		st = l.state()
 	}
-	if st == nil {
+	if st == nil || r.portalClosed || r.inward != nil {
 		r.mu.Unlock()
+		return
+	}
+	if r.bridge != nil {
+		st.monitorPeer(l.side())
+		parcels, bytes := st.peerConsumed(l.side())
+		partner := r.bridge.primary
+		r.mu.Unlock()
+		if partner != nil {
+			partner.localPeer().relayConsumed(parcels, bytes)
+		}
 		return
 	}
 	// Ask again before looking, so that a consumption after the look is
@@ -460,14 +458,65 @@ func (r *Router) onPeerConsumed() {
 	if r.traps.needsRemoteState() {
 		st.monitorPeer(l.side())
 	}
-	reason := reasonStatusChanged
-	if parcels, _ := st.peerConsumed(l.side()); parcels != r.lastPeerConsumedParcels {
-		r.lastPeerConsumedParcels = parcels
-		reason = reasonRemoteConsumed
-	}
+	parcels, _ := st.peerConsumed(l.side())
 	status := r.statusLocked()
-	r.traps.update(&status, reason, &d)
+	r.traps.update(&status, reasonRemoteConsumed, parcels, &d)
 	r.mu.Unlock()
+	d.dispatch()
+}
+
+// relayConsumed publishes, on a bridge router's outward link, what the far
+// end of the merged route has consumed.
+func (r *Router) relayConsumed(parcels, bytes uint64) {
+	r.mu.Lock()
+	l := r.outward.primary
+	notify := false
+	if l != nil {
+		if st := l.state(); st != nil {
+			notify = st.publishConsumed(l.side(), parcels, bytes)
+		}
+	}
+	r.mu.Unlock()
+	if notify {
+		l.notifyPeerConsumed()
+	}
+}
+
+// takeTraps removes the router's traps without firing them: its portal's
+// handle was just given away, and they belong to the old owner.
+func (r *Router) takeTraps() []*trap {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.traps.take()
+}
+
+// restoreTraps reinstalls traps taken by takeTraps when the handle comes
+// back; a level condition that became true meanwhile fires at once.
+func (r *Router) restoreTraps(traps []*trap) {
+	if len(traps) == 0 {
+		return
+	}
+	var d trapDispatcher
+	r.mu.Lock()
+	r.traps.traps = append(r.traps.traps, traps...)
+	status := r.statusLocked()
+	r.traps.update(&status, reasonStatusChanged, 0, &d)
+	r.mu.Unlock()
+	d.dispatch()
+}
+
+// removedEvents fires REMOVED for traps taken from the router.
+func (r *Router) fireRemoved(traps []*trap) {
+	if len(traps) == 0 {
+		return
+	}
+	var d trapDispatcher
+	r.mu.Lock()
+	status := r.statusLocked()
+	r.mu.Unlock()
+	for _, t := range traps {
+		d.add(t, TrapRemoved, &status)
+	}
 	d.dispatch()
 }
 
@@ -484,7 +533,7 @@ func (r *Router) installTrap(t *trap) (TrapConditionFlags, PortalStatus, error) 
 		if l := r.outward.primary; l != nil {
 			if st := l.state(); st != nil {
 				st.monitorPeer(l.side())
-				r.lastPeerConsumedParcels, _ = st.peerConsumed(l.side())
+				t.peerConsumed, _ = st.peerConsumed(l.side())
 			}
 		}
 	}
@@ -519,7 +568,7 @@ func (r *Router) acceptDisconnectFromOutward() {
 	dropped = append(dropped, r.outbound.drain()...)
 	if r.isTerminalLocked() && !r.portalClosed {
 		status := r.statusLocked()
-		r.traps.update(&status, reasonStatusChanged, &d)
+		r.traps.update(&status, reasonStatusChanged, 0, &d)
 	}
 	r.mu.Unlock()
 	d.dispatch()

@@ -14,6 +14,7 @@ type transit struct {
 type transitSource struct {
 	portal *Portal
 	router *Router
+	traps  []*trap // the portal's traps, taken with its handle
 	box    *Box
 	handle DriverHandle
 }
@@ -41,7 +42,7 @@ func detachForTransit(n *Node, from *Router, objects []Object) (*transit, error)
 		switch o := o.(type) {
 		case *Portal:
 			r := o.liveRouter()
-			if r == nil || r == from || r == localPeer || !r.transferable() {
+			if r == nil || r == from || r == localPeer || !r.transferable() || from.reachesOnThisNode(r) {
 				return nil, InvalidArgument
 			}
 			t.sources = append(t.sources, transitSource{portal: o, router: r})
@@ -59,6 +60,9 @@ func detachForTransit(n *Node, from *Router, objects []Object) (*transit, error)
 		ok := false
 		if s.portal != nil {
 			ok = s.portal.router.CompareAndSwap(s.router, nil)
+			if ok {
+				s.traps = s.router.takeTraps()
+			}
 			t.objects = append(t.objects, newPortal(n, s.router))
 		} else {
 			s.handle = s.box.take()
@@ -80,18 +84,19 @@ func (t *transit) restore() {
 	for _, s := range t.sources {
 		if s.portal != nil {
 			s.portal.router.Store(s.router)
+			s.router.restoreTraps(s.traps)
 		} else {
 			s.box.handle.Store(uintptr(s.handle))
 		}
 	}
 }
 
-// commit finishes a successful put: the traps of the portals sent are
-// removed, because their handles are gone.
+// commit finishes a successful put: the traps of the portals sent fire
+// REMOVED, because their handles are gone.
 func (t *transit) commit() {
 	for _, s := range t.sources {
 		if s.router != nil {
-			s.router.removeTraps()
+			s.router.fireRemoved(s.traps)
 		}
 	}
 }

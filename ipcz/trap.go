@@ -24,6 +24,9 @@ type trap struct {
 	conditions TrapConditions
 	handler    TrapHandler
 	context    uintptr
+	// peerConsumed is the peer's consumption count when the trap was
+	// installed (for CONSUMED_REMOTE_PARCEL).
+	peerConsumed uint64
 }
 
 // satisfiedLevelConditions returns which of c's level conditions hold for s.
@@ -73,15 +76,17 @@ func (s *trapSet) needsRemoteState() bool {
 func (s *trapSet) add(t *trap) { s.traps = append(s.traps, t) }
 
 // update removes every trap whose conditions now hold and queues its event
-// in d.
-func (s *trapSet) update(status *PortalStatus, reason trapUpdateReason, d *trapDispatcher) {
+// in d. peerConsumed is the peer's consumption count, compared with each
+// trap's own baseline when reason is reasonRemoteConsumed.
+func (s *trapSet) update(status *PortalStatus, reason trapUpdateReason, peerConsumed uint64, d *trapDispatcher) {
 	kept := s.traps[:0]
 	for _, t := range s.traps {
 		flags := t.conditions.satisfiedLevelConditions(status)
 		if reason == reasonNewLocalParcel && t.conditions.Flags&TrapNewLocalParcel != 0 {
 			flags |= TrapNewLocalParcel
 		}
-		if reason == reasonRemoteConsumed && t.conditions.Flags&TrapConsumedRemoteParcel != 0 {
+		if reason == reasonRemoteConsumed && t.conditions.Flags&TrapConsumedRemoteParcel != 0 &&
+			peerConsumed != t.peerConsumed {
 			flags |= TrapConsumedRemoteParcel
 		}
 		if flags == 0 {
@@ -92,6 +97,13 @@ func (s *trapSet) update(status *PortalStatus, reason trapUpdateReason, d *trapD
 	}
 	clear(s.traps[len(kept):])
 	s.traps = kept
+}
+
+// take removes and returns every trap, without events.
+func (s *trapSet) take() []*trap {
+	traps := s.traps
+	s.traps = nil
+	return traps
 }
 
 // removeAll removes every trap, queueing a REMOVED event for each.

@@ -10,7 +10,12 @@ type Validator struct {
 	closed atomic.Bool
 }
 
-func (v *Validator) objectNode() *Node { return v.node }
+func (v *Validator) objectNode() *Node {
+	if v == nil {
+		return nil
+	}
+	return v.node
+}
 
 // Close frees the validator.
 func (v *Validator) Close() error {
