@@ -17,7 +17,6 @@ import (
 // put_get_test.go, merge_test.go, box_test.go).
 // ---------------------------------------------------------------------------
 
-
 // apiEnv is one node on a testDriver.
 type apiEnv struct {
 	t    *testing.T
