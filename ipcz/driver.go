@@ -99,3 +99,27 @@ type Driver interface {
 	// GenerateRandomBytes fills buffer with random bytes.
 	GenerateRandomBytes(buffer []byte) error
 }
+
+// FileDescriptorDriver is implemented by drivers whose objects can carry
+// operating-system file descriptors, so that a box can move any fd to
+// another process (Mojo platform handles are built on it).
+type FileDescriptorDriver interface {
+	// WrapFileDescriptor makes a driver object that owns fd.
+	WrapFileDescriptor(fd int) (DriverHandle, error)
+	// UnwrapFileDescriptor consumes an object made by WrapFileDescriptor
+	// (here or, after transmission, in another process) and returns the
+	// fd, which the caller then owns.
+	UnwrapFileDescriptor(handle DriverHandle) (int, error)
+}
+
+// ReadOnlySharedMemoryDriver is implemented by drivers that can hand out
+// read-only views of a shared memory region, enforced by the operating
+// system where there is one (Mojo read-only shared buffers).
+type ReadOnlySharedMemoryDriver interface {
+	// DuplicateSharedMemoryReadOnly returns a new handle to the region
+	// through which it can only be mapped for reading.
+	DuplicateSharedMemoryReadOnly(memory DriverHandle) (DriverHandle, error)
+	// IsSharedMemoryReadOnly reports whether the handle is read-only;
+	// MapSharedMemory of such a handle returns a read-only mapping.
+	IsSharedMemoryReadOnly(memory DriverHandle) (bool, error)
+}
