@@ -102,3 +102,52 @@ func TestRouteThroughBrokerBecomesDirect(t *testing.T) {
 		require.Equal(t, before.ParcelsReceived, after.ParcelsReceived)
 	})
 }
+
+// connectViaBroker gives nodes[i] and nodes[j] of net a portal pair,
+// routed through the broker and then made direct.
+func connectViaBroker(t *testing.T, net *testNetwork, i, j int) (*ipcz.Portal, *ipcz.Portal) {
+	t.Helper()
+	p, q, err := net.nodes[i].OpenPortals()
+	require.NoError(t, err)
+	require.NoError(t, net.toBroker[i].Put(nil, []ipcz.Object{q}, nil))
+	_, objs := waitMessage(t, net.toNode[i])
+	require.NoError(t, net.toNode[j].Put(nil, objs, nil))
+	_, objs = waitMessage(t, net.toBroker[j])
+	q = objs[0].(*ipcz.Portal)
+	pingPong(t, p, q, "connect")
+	return p, q
+}
+
+// TestBoxesBetweenNonBrokers sends boxes over a direct route between two
+// non-brokers. Under forced brokering the driver cannot pass them directly,
+// so they travel through the broker while the parcel itself goes direct.
+func TestBoxesBetweenNonBrokers(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		net := newTestNetwork(t, d, 2)
+		p, q := connectViaBroker(t, net, 0, 1)
+		eventually(t, "a direct route", func() bool { return net.broker.Stats().Proxies == 0 })
+		for i := range 20 {
+			a, err := net.nodes[0].Box(d.NewBlob([]byte(fmt.Sprint("a", i))))
+			require.NoError(t, err)
+			b, err := net.nodes[0].Box(d.NewBlob([]byte(fmt.Sprint("b", i))))
+			require.NoError(t, err)
+			x, y, err := net.nodes[0].OpenPortals()
+			require.NoError(t, err)
+			require.NoError(t, p.Put([]byte{byte(i)}, []ipcz.Object{a, x, b}, nil))
+			data, objs := waitMessage(t, q)
+			require.Equal(t, []byte{byte(i)}, data)
+			require.Len(t, objs, 3)
+			for k, want := range []string{fmt.Sprint("a", i), fmt.Sprint("b", i)} {
+				h, err := objs[2*k].(*ipcz.Box).Unbox(0)
+				require.NoError(t, err)
+				got, err := d.BlobBytes(h)
+				require.NoError(t, err)
+				require.Equal(t, want, string(got))
+				require.NoError(t, d.Close(h))
+			}
+			pingPong(t, y, objs[1].(*ipcz.Portal), fmt.Sprint(i))
+			require.NoError(t, y.Close())
+			require.NoError(t, objs[1].Close())
+		}
+	})
+}

@@ -25,6 +25,7 @@ const (
 	msgRejectIntroduction         msgType = 12
 	msgAddBlockBuffer             msgType = 14
 	msgAcceptParcel               msgType = 20
+	msgAcceptParcelDriverObjects  msgType = 21
 	msgRouteClosed                msgType = 22
 	msgRouteDisconnected          msgType = 23
 	msgPeerConsumed               msgType = 24
@@ -75,6 +76,14 @@ func (m *outMessage) addObject(h DriverHandle) {
 type serializedObject struct {
 	data    []byte
 	handles []DriverHandle
+}
+
+// needsRelay reports whether the driver says h cannot go over transport
+// directly (so it must go through the broker). Probing with no buffers
+// does not consume h.
+func needsRelay(d Driver, h, transport DriverHandle) bool {
+	_, _, err := d.Serialize(h, transport, nil, nil)
+	return ResultOf(err) == PermissionDenied
 }
 
 // serializeObject runs the driver's two-pass Serialize for transmission
@@ -145,6 +154,9 @@ type inMessage struct {
 type inObject struct {
 	data    []byte
 	handles []DriverHandle
+	// relayed is an object that was already deserialized (it came through
+	// the broker); it is claimed as is.
+	relayed DriverHandle
 	claimed bool
 }
 
@@ -191,6 +203,9 @@ func (m *inMessage) claimObject() (DriverHandle, error) {
 	}
 	o := &m.objects[i]
 	o.claimed = true
+	if o.relayed != InvalidDriverHandle {
+		return o.relayed, nil
+	}
 	h, err := m.driver.Deserialize(o.data, o.handles, m.transport)
 	if err != nil {
 		closeHandles(m.driver, o.handles)
@@ -204,11 +219,16 @@ func (m *inMessage) claimObject() (DriverHandle, error) {
 // parameter claimed (ipcz owns what a transport delivers).
 func (m *inMessage) closeUnclaimed() {
 	for i := range m.objects {
-		if !m.objects[i].claimed {
-			for _, h := range m.objects[i].handles {
-				m.driver.Close(h)
-			}
-			m.objects[i].claimed = true
+		o := &m.objects[i]
+		if o.claimed {
+			continue
+		}
+		o.claimed = true
+		if o.relayed != InvalidDriverHandle {
+			m.driver.Close(o.relayed)
+		}
+		for _, h := range o.handles {
+			m.driver.Close(h)
 		}
 	}
 }

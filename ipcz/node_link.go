@@ -62,6 +62,8 @@ type NodeLink struct {
 	// memory is the node pair's shared memory, set by the handshake.
 	// Guarded by mu (immutable once set).
 	memory *nodeLinkMemory
+	// relayed holds halves of parcels split for relaying. Guarded by mu.
+	relayed relayedParcels
 	// localMemory is a primary buffer this side offered in the handshake,
 	// kept until the handshake decides whose buffer the link uses.
 	// Guarded by mu.
@@ -155,10 +157,16 @@ func (l *NodeLink) reportBadActivity(context uintptr) error {
 	return l.driver.ReportBadTransportActivity(l.transport, context)
 }
 
-// transmit serializes m's driver objects and sends it. Objects that cannot
-// be sent are closed. It reports whether the message went out; a transport
+// transmit serializes m's driver objects and sends it, through the broker
+// if the driver cannot pass an object directly. Objects that cannot be
+// sent are closed. It reports whether the message went out; a transport
 // that refuses it fails the link.
 func (l *NodeLink) transmit(m *outMessage) bool {
+	for _, h := range m.objects {
+		if needsRelay(l.driver, h, l.transport) {
+			return l.relay(m)
+		}
+	}
 	objects := make([]serializedObject, 0, len(m.objects))
 	for i, h := range m.objects {
 		s, err := serializeObject(l.driver, h, l.transport)
@@ -251,6 +259,12 @@ func (l *NodeLink) dispatch(m *inMessage) error {
 		return l.onStopProxyingToLocalPeer(m)
 	case msgBypassAbandoned:
 		return l.onBypassAbandoned(m)
+	case msgAcceptParcelDriverObjects:
+		return l.onAcceptParcelDriverObjects(m)
+	case msgRelayMessage:
+		return l.onRelayMessage(m)
+	case msgAcceptRelayedMessage:
+		return l.onAcceptRelayedMessage(m)
 	case msgRequestIntroduction:
 		return l.onRequestIntroduction(m)
 	case msgAcceptIntroduction:
@@ -279,7 +293,10 @@ func (l *NodeLink) fail(bad bool) {
 	l.deactivating = true
 	memory, offered := l.memory, l.localMemory
 	l.localMemory = nil
+	halfParcels, halfBoxes := l.dropRelayedLocked()
 	l.mu.Unlock()
+	discardParcels(halfParcels)
+	closeHandles(l.driver, halfBoxes)
 
 	if bad {
 		l.driver.ReportBadTransportActivity(l.transport, 0)

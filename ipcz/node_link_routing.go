@@ -9,8 +9,9 @@ const (
 
 // How each attached object travels in AcceptParcel.
 const (
-	parcelObjectPortal uint8 = 0 // a routerDescriptor
-	parcelObjectBox    uint8 = 1 // a driver object index
+	parcelObjectPortal     uint8 = 0 // a routerDescriptor
+	parcelObjectBox        uint8 = 1 // a driver object index
+	parcelObjectRelayedBox uint8 = 2 // a box sent through the broker
 )
 
 // pendingProxy is a router that becomes a proxy once the parcel carrying
@@ -32,6 +33,16 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 	m.params.Blob(p.remainingData())
 	objects := p.remainingObjects()
 	m.params.U32(uint32(len(objects)))
+	// If the driver cannot pass some box directly, all the parcel's boxes
+	// go through the broker and the parcel carries placeholders.
+	var relayedBoxes []DriverHandle
+	relayBoxes := false
+	for _, o := range objects {
+		if b, ok := o.(*Box); ok && needsRelay(l.driver, DriverHandle(b.handle.Load()), l.transport) {
+			relayBoxes = true
+			break
+		}
+	}
 	var proxies []pendingProxy
 	for _, o := range objects {
 		switch o := o.(type) {
@@ -53,11 +64,29 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 			m.params.U8(parcelObjectPortal)
 			encodeRouterDescriptor(&m.params, &desc)
 		case *Box:
+			if relayBoxes {
+				m.params.U8(parcelObjectRelayedBox)
+				relayedBoxes = append(relayedBoxes, o.take())
+				continue
+			}
 			m.params.U8(parcelObjectBox)
 			m.addObject(o.take())
 		}
 	}
 	sent := l.transmit(m)
+	if len(relayedBoxes) > 0 {
+		half := newOutMessage(msgAcceptParcelDriverObjects)
+		half.params.U64(sublink)
+		half.params.U64(p.seq)
+		half.params.U32(uint32(len(relayedBoxes)))
+		half.objects = nil
+		for _, h := range relayedBoxes {
+			half.addObject(h)
+		}
+		if !sent || !l.relay(half) {
+			sent = false
+		}
+	}
 	if sent {
 		l.node.counters.parcelsSent.Add(1)
 		l.node.counters.parcelBytesInline.Add(uint64(p.remainingBytes()))
@@ -131,6 +160,24 @@ func (l *NodeLink) onAcceptParcel(m *inMessage) error {
 		return err
 	}
 	l.node.counters.parcelsReceived.Add(1)
+	for _, o := range p.objects {
+		if o == nil {
+			ready, err := l.awaitRelayedBoxes(parcelKey{sublink, seq}, p)
+			if err != nil {
+				p.closeObjects()
+				return err
+			}
+			if !ready {
+				return nil
+			}
+			break
+		}
+	}
+	return l.deliverParcel(sublink, p)
+}
+
+// deliverParcel hands a complete parcel to the router on sublink.
+func (l *NodeLink) deliverParcel(sublink SublinkID, p *Parcel) error {
 	target := l.lookupSublink(sublink)
 	if target == nil {
 		// The route ended here already; whatever the parcel carried ends too.
@@ -188,6 +235,8 @@ func (l *NodeLink) decodeParcelObject(m *inMessage) (Object, error) {
 			return nil, wire.ErrMalformed
 		}
 		return newBox(l.node, h), nil
+	case parcelObjectRelayedBox:
+		return nil, nil
 	}
 	return nil, wire.ErrMalformed
 }

@@ -34,7 +34,9 @@ func (p *Parcel) remainingObjects() []Object { return p.objects[p.objectsTaken:]
 // discarded unread.
 func (p *Parcel) closeObjects() {
 	for _, o := range p.remainingObjects() {
-		o.Close()
+		if o != nil { // a placeholder for a box still being relayed
+			o.Close()
+		}
 	}
 	p.objects, p.objectsTaken = nil, 0
 }
