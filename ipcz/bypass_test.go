@@ -32,7 +32,7 @@ func newTestNetwork(t *testing.T, d *inprocess.Driver, n int) *testNetwork {
 		tb, tn := d.NewTransportPair(true, false)
 		bp, err := net.broker.ConnectNode(tb, 1, 0)
 		require.NoError(t, err)
-		np, err := node.ConnectNode(tn, 1, ipcz.ConnectNodeToBroker)
+		np, err := node.ConnectNode(tn, 1, clientConnectFlags(d))
 		require.NoError(t, err)
 		net.nodes = append(net.nodes, node)
 		net.toNode = append(net.toNode, bp[0])

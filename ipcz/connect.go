@@ -32,6 +32,7 @@ func (n *Node) ConnectNode(transport DriverHandle, numInitialPortals int, flags 
 
 	l := newNodeLink(n, transport)
 	l.role = role
+	l.delegateAllocation = flags&ConnectNodeToAllocationDelegate != 0
 	routers := make([]*Router, numInitialPortals)
 	portals := make([]*Portal, numInitialPortals)
 	for i := range routers {
@@ -272,6 +273,9 @@ func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remo
 	}
 	delete(n.connecting, l)
 	n.links[remote] = l
+	if l.delegateAllocation {
+		n.allocationDelegate = l
+	}
 	n.mu.Unlock()
 
 	l.mu.Lock()

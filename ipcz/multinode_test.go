@@ -27,6 +27,16 @@ func forEachDriver(t *testing.T, f func(t *testing.T, d *inprocess.Driver)) {
 	}
 }
 
+// clientConnectFlags are the flags a non-broker connects to its broker
+// with: under the delegated-allocation driver mode, the broker allocates
+// the client's shared memory.
+func clientConnectFlags(d *inprocess.Driver) ipcz.ConnectNodeFlags {
+	if d.Mode() == inprocess.AsyncDelegatedAlloc {
+		return ipcz.ConnectNodeToBroker | ipcz.ConnectNodeToAllocationDelegate
+	}
+	return ipcz.ConnectNodeToBroker
+}
+
 // newBrokerAndClient connects a broker and a non-broker with n initial
 // portals and returns both nodes and both sets of portals.
 func newBrokerAndClient(t *testing.T, d *inprocess.Driver, n int) (broker, client *ipcz.Node, bp, cp []*ipcz.Portal) {
@@ -39,7 +49,7 @@ func newBrokerAndClient(t *testing.T, d *inprocess.Driver, n int) (broker, clien
 	tb, tc := d.NewTransportPair(true, false)
 	bp, err = broker.ConnectNode(tb, n, 0)
 	require.NoError(t, err)
-	cp, err = client.ConnectNode(tc, n, ipcz.ConnectNodeToBroker)
+	cp, err = client.ConnectNode(tc, n, clientConnectFlags(d))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		client.Close()
@@ -178,5 +188,61 @@ func TestNodeCloseDisconnectsRoutes(t *testing.T) {
 		require.NoError(t, client.Close())
 		waitStatus(t, bp[0], ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
 		require.Equal(t, ipcz.NotFound, bp[0].Put([]byte("x"), nil, nil))
+	})
+}
+
+// TestParcelDataThroughSharedMemory floods a link with more data than its
+// primary buffer holds, so the pool must grow: every byte arrives intact,
+// the data went through shared memory, and a node that delegates its
+// allocation never allocated shared memory itself.
+func TestParcelDataThroughSharedMemory(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
+		clientDriver := d.ForNode("client")
+		allocatedBefore := clientDriver.AllocationCount()
+		const count, size = 64, 60000
+		want := make([][]byte, count)
+		for i := range want {
+			want[i] = make([]byte, size)
+			for j := range want[i] {
+				want[i][j] = byte(i*7 + j)
+			}
+			require.NoError(t, cp[0].Put(want[i], nil, nil))
+		}
+		for i := range want {
+			data, _ := waitMessage(t, bp[0])
+			require.Equal(t, want[i], data, "parcel %d", i)
+		}
+		s := client.Stats()
+		require.Equal(t, uint64(count), s.ParcelsSent)
+		if d.Mode() == inprocess.AsyncDelegatedAlloc {
+			require.Equal(t, allocatedBefore, clientDriver.AllocationCount())
+			// Growth waits for the delegate, so some parcels went inline;
+			// once the delegate's memory arrives, a second flood goes
+			// through more shared memory than the primary buffer holds.
+			require.Equal(t, uint64(count*size), s.ParcelBytesShared+s.ParcelBytesInline)
+			eventually(t, "growth through the delegate", func() bool {
+				before := client.Stats().ParcelBytesShared
+				for i := range want {
+					require.NoError(t, cp[0].Put(want[i], nil, nil))
+				}
+				for i := range want {
+					data, _ := waitMessage(t, bp[0])
+					require.Equal(t, want[i], data, "parcel %d", i)
+				}
+				return client.Stats().ParcelBytesShared-before > uint64(16*size)
+			})
+			require.Equal(t, allocatedBefore, clientDriver.AllocationCount())
+		} else {
+			require.Equal(t, uint64(count*size), s.ParcelBytesShared)
+			require.Zero(t, s.ParcelBytesInline)
+		}
+		// The pool that grew keeps serving.
+		for i := range 10 {
+			require.NoError(t, bp[0].Put(want[i], nil, nil))
+			data, _ := waitMessage(t, cp[0])
+			require.Equal(t, want[i], data)
+		}
+		require.Greater(t, broker.Stats().ParcelBytesShared, uint64(0))
 	})
 }

@@ -28,6 +28,9 @@ type Node struct {
 	// pendingIntroductions holds, per node name, what waits for a link to
 	// that node once the broker introduces us. Guarded by mu.
 	pendingIntroductions map[NodeName][]func(*NodeLink)
+	// allocationDelegate is the link to the node that allocates shared
+	// memory for this one (ConnectNodeToAllocationDelegate). Guarded by mu.
+	allocationDelegate *NodeLink
 
 	counters nodeCounters
 }
@@ -102,6 +105,9 @@ func (n *Node) forgetLink(l *NodeLink) {
 		delete(n.links, name)
 	}
 	var orphaned []func(*NodeLink)
+	if n.allocationDelegate == l {
+		n.allocationDelegate = nil
+	}
 	if n.brokerLink == l {
 		n.brokerLink = nil
 		for name, waiters := range n.pendingIntroductions {

@@ -48,9 +48,11 @@ type NodeLink struct {
 	remoteName     NodeName
 	side           linkSide
 	remoteIsBroker bool
-	// role and initialRouters drive the handshake. Guarded by mu.
-	role           connectRole
-	initialRouters []*Router
+	// role and initialRouters drive the handshake, and delegateAllocation
+	// says the far end will allocate our shared memory. Guarded by mu.
+	role               connectRole
+	delegateAllocation bool
+	initialRouters     []*Router
 	// sublinks maps each sublink to the link of the router using it on
 	// this node. Guarded by mu.
 	sublinks map[SublinkID]*remoteLink
@@ -64,6 +66,10 @@ type NodeLink struct {
 	memory *nodeLinkMemory
 	// relayed holds halves of parcels split for relaying. Guarded by mu.
 	relayed relayedParcels
+	// memoryRequests are our outstanding RequestMemory calls to the far
+	// end, by id. Guarded by mu.
+	memoryRequests    map[uint64]func(DriverHandle)
+	nextMemoryRequest uint64
 	// localMemory is a primary buffer this side offered in the handshake,
 	// kept until the handshake decides whose buffer the link uses.
 	// Guarded by mu.
@@ -265,6 +271,12 @@ func (l *NodeLink) dispatch(m *inMessage) error {
 		return l.onRelayMessage(m)
 	case msgAcceptRelayedMessage:
 		return l.onAcceptRelayedMessage(m)
+	case msgAddBlockBuffer:
+		return l.onAddBlockBuffer(m)
+	case msgRequestMemory:
+		return l.onRequestMemory(m)
+	case msgProvideMemory:
+		return l.onProvideMemory(m)
 	case msgRequestIntroduction:
 		return l.onRequestIntroduction(m)
 	case msgAcceptIntroduction:
@@ -294,7 +306,11 @@ func (l *NodeLink) fail(bad bool) {
 	memory, offered := l.memory, l.localMemory
 	l.localMemory = nil
 	halfParcels, halfBoxes := l.dropRelayedLocked()
+	memoryWaiters := l.failMemoryRequestsLocked()
 	l.mu.Unlock()
+	for _, f := range memoryWaiters {
+		f(InvalidDriverHandle)
+	}
 	discardParcels(halfParcels)
 	closeHandles(l.driver, halfBoxes)
 

@@ -4,7 +4,8 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 
 // How a parcel's bytes travel in AcceptParcel.
 const (
-	parcelDataInline uint8 = 0
+	parcelDataInline uint8 = 0 // a blob in the message
+	parcelDataShared uint8 = 1 // a fragment of the node pair's memory
 )
 
 // How each attached object travels in AcceptParcel.
@@ -29,8 +30,18 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 	m := newOutMessage(msgAcceptParcel)
 	m.params.U64(sublink)
 	m.params.U64(p.seq)
-	m.params.U8(parcelDataInline)
-	m.params.Blob(p.remainingData())
+	data := p.remainingData()
+	shared, f := l.placeInSharedMemory(data)
+	if shared != nil {
+		m.params.U8(parcelDataShared)
+		encodeFragment(&m.params, f)
+	} else {
+		m.params.U8(parcelDataInline)
+		m.params.Blob(data)
+	}
+	// The bytes were copied out; a parcel that came through another link's
+	// shared memory lets go of it now.
+	p.releaseData()
 	objects := p.remainingObjects()
 	m.params.U32(uint32(len(objects)))
 	// If the driver cannot pass some box directly, all the parcel's boxes
@@ -87,9 +98,15 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 			sent = false
 		}
 	}
-	if sent {
+	switch {
+	case sent && shared != nil:
 		l.node.counters.parcelsSent.Add(1)
-		l.node.counters.parcelBytesInline.Add(uint64(p.remainingBytes()))
+		l.node.counters.parcelBytesShared.Add(uint64(f.size))
+	case sent:
+		l.node.counters.parcelsSent.Add(1)
+		l.node.counters.parcelBytesInline.Add(uint64(len(data)))
+	case shared != nil:
+		shared.free(f)
 	}
 	for _, px := range proxies {
 		if sent && px.link != nil {
@@ -131,18 +148,34 @@ func decodeRouterDescriptor(d *wire.Decoder) routerDescriptor {
 func (l *NodeLink) onAcceptParcel(m *inMessage) error {
 	d := m.params
 	sublink, seq := d.U64(), d.U64()
-	if d.U8() != parcelDataInline {
+	p := &Parcel{seq: seq, source: l}
+	switch d.U8() {
+	case parcelDataInline:
+		if data := d.Blob(maxParcelDataInline); len(data) > 0 {
+			// The transport lends its buffer only for this call.
+			p.data = append([]byte(nil), data...)
+		}
+	case parcelDataShared:
+		f := decodeFragment(d)
+		memory := l.sharedMemory()
+		if d.Failed() || memory == nil {
+			return wire.ErrMalformed
+		}
+		data, ok := memory.resolve(f)
+		if !ok {
+			return wire.ErrMalformed
+		}
+		// The bytes stay in shared memory until consumed: the other node
+		// may still write them, so they are only ever copied out, never
+		// interpreted.
+		p.data, p.shared, p.fragment = data, memory, f
+	default:
 		return wire.ErrMalformed
 	}
-	data := d.Blob(maxParcelDataInline)
 	n := d.Count(maxObjectsPerParcel, 1)
 	if d.Failed() {
+		p.discard()
 		return wire.ErrMalformed
-	}
-	p := &Parcel{seq: seq, source: l}
-	if len(data) > 0 {
-		// The transport lends its buffer only for this call.
-		p.data = append([]byte(nil), data...)
 	}
 	if n > 0 {
 		p.objects = make([]Object, 0, n)
@@ -150,13 +183,13 @@ func (l *NodeLink) onAcceptParcel(m *inMessage) error {
 	for range n {
 		o, err := l.decodeParcelObject(m)
 		if err != nil {
-			p.closeObjects()
+			p.discard()
 			return err
 		}
 		p.objects = append(p.objects, o)
 	}
 	if err := d.Finish(); err != nil {
-		p.closeObjects()
+		p.discard()
 		return err
 	}
 	l.node.counters.parcelsReceived.Add(1)
@@ -164,7 +197,7 @@ func (l *NodeLink) onAcceptParcel(m *inMessage) error {
 		if o == nil {
 			ready, err := l.awaitRelayedBoxes(parcelKey{sublink, seq}, p)
 			if err != nil {
-				p.closeObjects()
+				p.discard()
 				return err
 			}
 			if !ready {
@@ -181,7 +214,7 @@ func (l *NodeLink) deliverParcel(sublink SublinkID, p *Parcel) error {
 	target := l.lookupSublink(sublink)
 	if target == nil {
 		// The route ended here already; whatever the parcel carried ends too.
-		p.closeObjects()
+		p.discard()
 		return nil
 	}
 	var ok bool
@@ -274,4 +307,26 @@ func (l *NodeLink) onPeerConsumed(m *inMessage) error {
 		target.router.onPeerConsumed()
 	}
 	return nil
+}
+
+// placeInSharedMemory copies data into a block of the node pair's memory,
+// growing the pool if it is full. It returns nil if the data must go
+// inline (empty, too large, no memory, or none to be had now).
+func (l *NodeLink) placeInSharedMemory(data []byte) (*nodeLinkMemory, fragment) {
+	if len(data) == 0 || len(data) > maxFragmentSize {
+		return nil, fragment{}
+	}
+	memory := l.sharedMemory()
+	if memory == nil {
+		return nil, fragment{}
+	}
+	f, block := memory.allocate(len(data))
+	if f.isNull() {
+		l.growMemory(memory, classFor(len(data)))
+		if f, block = memory.allocate(len(data)); f.isNull() {
+			return nil, fragment{}
+		}
+	}
+	copy(block, data)
+	return memory, f
 }

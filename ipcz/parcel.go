@@ -18,6 +18,10 @@ type Parcel struct {
 	// source says where the parcel came from, for Reject. Nil for a parcel
 	// put on this node.
 	source parcelSource
+	// shared is the node-pair memory data lives in, if it arrived through
+	// shared memory (fragment names the block); nil otherwise.
+	shared   *nodeLinkMemory
+	fragment fragment
 }
 
 // parcelSource is the link a parcel arrived over from another node.
@@ -30,9 +34,20 @@ func (p *Parcel) remainingBytes() int        { return len(p.data) - p.consumed }
 func (p *Parcel) remainingData() []byte      { return p.data[p.consumed:] }
 func (p *Parcel) remainingObjects() []Object { return p.objects[p.objectsTaken:] }
 
-// closeObjects closes every object still attached; used when a parcel is
-// discarded unread.
-func (p *Parcel) closeObjects() {
+// releaseData frees the shared-memory block holding the parcel's bytes,
+// if any; the bytes must not be used afterwards.
+func (p *Parcel) releaseData() {
+	if p.shared != nil {
+		p.shared.free(p.fragment)
+		p.shared = nil
+		p.data, p.consumed = nil, 0
+	}
+}
+
+// discard releases the parcel's memory and closes every object still
+// attached; used when a parcel is dropped unread.
+func (p *Parcel) discard() {
+	p.releaseData()
 	for _, o := range p.remainingObjects() {
 		if o != nil { // a placeholder for a box still being relayed
 			o.Close()
@@ -41,10 +56,10 @@ func (p *Parcel) closeObjects() {
 	p.objects, p.objectsTaken = nil, 0
 }
 
-// discardParcels closes the objects of parcels nobody will read.
+// discardParcels discards parcels nobody will read.
 func discardParcels(ps []*Parcel) {
 	for _, p := range ps {
-		p.closeObjects()
+		p.discard()
 	}
 }
 

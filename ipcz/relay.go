@@ -193,7 +193,7 @@ func (l *NodeLink) onAcceptParcelDriverObjects(m *inMessage) error {
 	l.mu.Unlock()
 	if !l.fillRelayedBoxes(p, boxes) {
 		closeHandles(l.driver, boxes)
-		p.closeObjects()
+		p.discard()
 		return wire.ErrMalformed
 	}
 	return l.deliverParcel(key.sublink, p)

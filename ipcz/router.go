@@ -222,13 +222,13 @@ func (r *Router) acceptInboundParcel(p *Parcel) bool {
 	r.mu.Lock()
 	if r.portalClosed {
 		r.mu.Unlock()
-		p.closeObjects()
+		p.discard()
 		return true
 	}
 	before := r.inbound.available
 	if !r.inbound.push(p.seq, p) {
 		r.mu.Unlock()
-		p.closeObjects()
+		p.discard()
 		return false
 	}
 	if !r.isTerminalLocked() {
@@ -252,7 +252,7 @@ func (r *Router) acceptOutboundParcel(p *Parcel) bool {
 	ok := r.outbound.push(p.seq, p)
 	r.mu.Unlock()
 	if !ok {
-		p.closeObjects()
+		p.discard()
 		return false
 	}
 	r.flush()

@@ -77,6 +77,10 @@ func (r *Router) takeWhole() ([]byte, []Object, error) {
 		return nil, nil, err
 	}
 	data, objects := p.remainingData(), p.remainingObjects()
+	if p.shared != nil {
+		// The caller keeps the bytes; shared memory is only lent.
+		data = append([]byte(nil), data...)
+	}
 	notify := r.consumeHeadLocked(p, len(data), len(objects), &d)
 	r.mu.Unlock()
 	d.dispatch()
@@ -96,6 +100,7 @@ func (r *Router) consumeHeadLocked(p *Parcel, numBytes, numObjects int, d *trapD
 	r.consumedBytes += uint64(numBytes)
 	if p.remainingBytes() == 0 && len(p.remainingObjects()) == 0 {
 		r.inbound.pop()
+		p.releaseData()
 	}
 	return r.afterConsumeLocked(d)
 }

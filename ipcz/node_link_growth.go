@@ -1,0 +1,180 @@
+package ipcz
+
+import "github.com/ipcz-go/ipcz-go/internal/wire"
+
+// Growing a node pair's memory, and allocation delegation.
+//
+// When a size class of a link's pool is full, the side that needs a block
+// makes a growth buffer, sends it with AddBlockBuffer(id, block size,
+// memory) and only then uses it, so the other side always knows a buffer
+// before any message names it. A buffer that the driver cannot pass
+// directly over the link is never used (a relayed AddBlockBuffer could
+// arrive after the parcels that use it); that class then stops growing and
+// its parcels go inline.
+//
+// A node connected with ConnectNodeToAllocationDelegate never allocates
+// shared memory itself: it asks the node it connected to with
+// RequestMemory(id, size), which answers ProvideMemory(id, memory).
+// Growth is then asynchronous; parcels go inline meanwhile.
+
+// maxRequestedMemory caps what a RequestMemory may ask for.
+const maxRequestedMemory = 64 << 20
+
+// growMemory adds a growth buffer for blocks of size to the link's pool,
+// at once or (when allocation is delegated) later.
+func (l *NodeLink) growMemory(memory *nodeLinkMemory, size int) {
+	id, bytes, ok := memory.planGrowth(size)
+	if !ok {
+		return
+	}
+	n := l.node
+	n.mu.Lock()
+	delegate := n.allocationDelegate
+	n.mu.Unlock()
+	if delegate != nil {
+		delegate.requestMemory(bytes, func(mem DriverHandle) {
+			if mem == InvalidDriverHandle {
+				memory.growthFailed(size)
+				return
+			}
+			l.shareGrowthBuffer(memory, id, size, mem)
+		})
+		return
+	}
+	mem, err := l.driver.AllocateSharedMemory(bytes)
+	if err != nil {
+		memory.growthFailed(size)
+		return
+	}
+	l.shareGrowthBuffer(memory, id, size, mem)
+}
+
+// shareGrowthBuffer maps a new buffer, sends it to the other side, and
+// adds it to the pool.
+func (l *NodeLink) shareGrowthBuffer(memory *nodeLinkMemory, id uint64, size int, mem DriverHandle) {
+	if needsRelay(l.driver, mem, l.transport) {
+		// Leave the class marked as growing: it will not grow again.
+		l.driver.Close(mem)
+		return
+	}
+	mapping, bytes, err := l.driver.MapSharedMemory(mem)
+	if err != nil {
+		l.driver.Close(mem)
+		memory.growthFailed(size)
+		return
+	}
+	m := newOutMessage(msgAddBlockBuffer)
+	m.params.U64(id)
+	m.params.U32(uint32(size))
+	m.addObject(mem)
+	if !l.transmit(m) || !memory.addGrowthBuffer(id, size, mapping, bytes, true) {
+		l.driver.Close(mapping)
+	}
+}
+
+// onAddBlockBuffer: the other side added a growth buffer to our pool.
+func (l *NodeLink) onAddBlockBuffer(m *inMessage) error {
+	d := m.params
+	id, size := d.U64(), int(d.U32())
+	mem, err := m.claimObject()
+	if err != nil {
+		return err
+	}
+	memory := l.sharedMemory()
+	if d.Finish() != nil || memory == nil {
+		l.driver.Close(mem)
+		return wire.ErrMalformed
+	}
+	mapping, bytes, err := l.driver.MapSharedMemory(mem)
+	l.driver.Close(mem)
+	if err != nil {
+		return err
+	}
+	if !memory.addGrowthBuffer(id, size, mapping, bytes, false) {
+		l.driver.Close(mapping)
+		return wire.ErrMalformed
+	}
+	return nil
+}
+
+// requestMemory asks the node at the far end (our allocation delegate)
+// for size bytes of shared memory; done gets the memory, or
+// InvalidDriverHandle if none came.
+func (l *NodeLink) requestMemory(size int, done func(DriverHandle)) {
+	l.mu.Lock()
+	if l.phase == phaseFailed {
+		l.mu.Unlock()
+		done(InvalidDriverHandle)
+		return
+	}
+	id := l.nextMemoryRequest
+	l.nextMemoryRequest++
+	if l.memoryRequests == nil {
+		l.memoryRequests = make(map[uint64]func(DriverHandle))
+	}
+	l.memoryRequests[id] = done
+	l.mu.Unlock()
+	m := newOutMessage(msgRequestMemory)
+	m.params.U64(id)
+	m.params.U32(uint32(size))
+	l.transmit(m)
+}
+
+// onRequestMemory: a node that delegates allocation to us asks for memory.
+func (l *NodeLink) onRequestMemory(m *inMessage) error {
+	d := m.params
+	id, size := d.U64(), d.U32()
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	if size == 0 || size > maxRequestedMemory {
+		return wire.ErrMalformed
+	}
+	reply := newOutMessage(msgProvideMemory)
+	reply.params.U64(id)
+	mem, err := l.driver.AllocateSharedMemory(int(size))
+	reply.params.Bool(err == nil)
+	if err == nil {
+		reply.addObject(mem)
+	}
+	l.transmit(reply)
+	return nil
+}
+
+// onProvideMemory: our delegate answers a RequestMemory.
+func (l *NodeLink) onProvideMemory(m *inMessage) error {
+	d := m.params
+	id := d.U64()
+	ok := d.Bool()
+	mem := InvalidDriverHandle
+	if ok {
+		var err error
+		if mem, err = m.claimObject(); err != nil {
+			return err
+		}
+	}
+	l.mu.Lock()
+	done := l.memoryRequests[id]
+	delete(l.memoryRequests, id)
+	l.mu.Unlock()
+	if d.Finish() != nil || done == nil {
+		if mem != InvalidDriverHandle {
+			l.driver.Close(mem)
+		}
+		return wire.ErrMalformed
+	}
+	done(mem)
+	return nil
+}
+
+// failMemoryRequestsLocked takes the callbacks of outstanding requests,
+// for a failing link to call with InvalidDriverHandle.
+// Preconditions: mu held.
+func (l *NodeLink) failMemoryRequestsLocked() []func(DriverHandle) {
+	var fs []func(DriverHandle)
+	for _, f := range l.memoryRequests {
+		fs = append(fs, f)
+	}
+	l.memoryRequests = nil
+	return fs
+}
