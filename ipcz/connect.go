@@ -29,6 +29,9 @@ func (n *Node) ConnectNode(transport DriverHandle, numInitialPortals int, flags 
 	if err != nil {
 		return nil, err
 	}
+	if role == roleReferrer {
+		return n.referNonBroker(transport, numInitialPortals)
+	}
 
 	l := newNodeLink(n, transport)
 	l.role = role
@@ -55,6 +58,11 @@ func (n *Node) ConnectNode(transport DriverHandle, numInitialPortals int, flags 
 	switch role {
 	case roleNonBrokerToBroker:
 		m := newOutMessage(msgConnectFromNonBroker)
+		m.params.U32(protocolVersion)
+		m.params.U32(uint32(numInitialPortals))
+		l.transmit(m)
+	case roleReferredNonBroker:
+		m := newOutMessage(msgConnectToReferredBroker)
 		m.params.U32(protocolVersion)
 		m.params.U32(uint32(numInitialPortals))
 		l.transmit(m)
@@ -126,6 +134,12 @@ func (n *Node) connectRole(flags ConnectNodeFlags) (connectRole, error) {
 	}
 	n.mu.Lock()
 	hasBroker := n.brokerLink != nil
+	for l := range n.connecting {
+		if l.role == roleNonBrokerToBroker || l.role == roleReferredNonBroker {
+			// A broker is on its way; it counts.
+			hasBroker = true
+		}
+	}
 	n.mu.Unlock()
 	switch {
 	case n.isBroker && toBroker:
@@ -140,9 +154,14 @@ func (n *Node) connectRole(flags ConnectNodeFlags) (connectRole, error) {
 		return roleBrokerToNonBroker, nil
 	case !n.isBroker && toBroker && !hasBroker:
 		return roleNonBrokerToBroker, nil
+	case !n.isBroker && share && hasBroker:
+		if flags&ConnectNodeToAllocationDelegate != 0 {
+			return 0, InvalidArgument
+		}
+		return roleReferrer, nil
+	case !n.isBroker && inherit && !hasBroker:
+		return roleReferredNonBroker, nil
 	}
-	// Referrals between non-brokers (share/inherit) are not implemented
-	// yet; neither is any other combination valid.
 	return 0, InvalidArgument
 }
 
@@ -216,7 +235,17 @@ func (l *NodeLink) handleHandshake(m *inMessage) error {
 		n.name = myName
 		n.brokerLink = l
 		n.mu.Unlock()
-		return l.completeHandshake(myName, brokerName, sideB, true, int(numPortals), memory)
+		if err := l.completeHandshake(myName, brokerName, sideB, true, int(numPortals), memory); err != nil {
+			return err
+		}
+		n.brokerLinkUp(l)
+		return nil
+
+	case role == roleBrokerForReferral && m.typ == msgConnectToReferredBroker:
+		return l.onConnectToReferredBroker(m)
+
+	case role == roleReferredNonBroker && m.typ == msgConnectToReferredNonBroker:
+		return l.onConnectToReferredNonBroker(m)
 
 	case role == roleBrokerToBroker && m.typ == msgConnectBrokerToBroker:
 		remote := decodeNodeName(d)
@@ -262,14 +291,24 @@ func (l *NodeLink) handleHandshake(m *inMessage) error {
 }
 
 // completeHandshake establishes the link, registers it with the node, and
-// binds the initial portals: the first min(ours, theirs) get central links
-// on sublinks 0.., the rest see their peer closed.
+// binds the initial portals to it.
 func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remoteIsBroker bool, remotePortals int, memory *nodeLinkMemory) error {
+	routers, err := l.establish(local, remote, side, remoteIsBroker, memory)
+	if err != nil {
+		return err
+	}
+	l.bindInitialPortals(routers, remotePortals)
+	return nil
+}
+
+// establish registers an established link with the node and returns the
+// initial routers that waited for it (nil if the link failed meanwhile).
+func (l *NodeLink) establish(local, remote NodeName, side linkSide, remoteIsBroker bool, memory *nodeLinkMemory) ([]*Router, error) {
 	n := l.node
 	n.mu.Lock()
 	if _, dup := n.links[remote]; dup {
 		n.mu.Unlock()
-		return wire.ErrMalformed
+		return nil, wire.ErrMalformed
 	}
 	delete(n.connecting, l)
 	n.links[remote] = l
@@ -279,26 +318,36 @@ func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remo
 	n.mu.Unlock()
 
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.phase == phaseFailed {
-		l.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	l.establishLocked(local, remote, side, remoteIsBroker, memory)
 	routers := l.initialRouters
 	l.initialRouters = nil
-	l.mu.Unlock()
+	return routers, nil
+}
 
+// bindInitialPortals gives the first min(ours, theirs) initial routers
+// central links on sublinks 0..; the rest see their peer closed.
+func (l *NodeLink) bindInitialPortals(routers []*Router, remotePortals int) {
+	l.mu.Lock()
+	side, memory := l.side, l.memory
+	l.mu.Unlock()
 	for i, r := range routers {
 		if i >= remotePortals {
 			r.acceptClosureFromOutward(0)
 			continue
 		}
-		link, ok := l.addSublink(SublinkID(i), linkCentral, side, r, memory.initialLinkState(i), fragment{})
+		var st *linkState
+		if memory != nil {
+			st = memory.initialLinkState(i)
+		}
+		link, ok := l.addSublink(SublinkID(i), linkCentral, side, r, st, fragment{})
 		if !ok {
 			r.acceptDisconnectFromOutward()
 			continue
 		}
 		r.setOutwardLink(link)
 	}
-	return nil
 }

@@ -246,3 +246,77 @@ func TestParcelDataThroughSharedMemory(t *testing.T) {
 		require.Greater(t, broker.Stats().ParcelBytesShared, uint64(0))
 	})
 }
+
+// TestReferralSharesBroker: R, connected to the broker, connects a new
+// node N with ConnectNodeShareBroker / ConnectNodeInheritBroker. Their
+// initial portals work, N gets a name from the broker and can reach nodes
+// it was never connected to (the broker's other client) through it.
+func TestReferralSharesBroker(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		net := newTestNetwork(t, d, 2)
+		r := net.nodes[0]
+		n, err := ipcz.CreateNode(d.ForNode("referred"), 0, 0)
+		require.NoError(t, err)
+		t.Cleanup(func() { n.Close() })
+		// The referrer hands its end to the broker, so (for the
+		// forced-brokering driver) that end is the broker's.
+		tr, tn := d.NewTransportPair(true, false)
+		rp, err := r.ConnectNode(tr, 2, ipcz.ConnectNodeShareBroker)
+		require.NoError(t, err)
+		np, err := n.ConnectNode(tn, 3, ipcz.ConnectNodeInheritBroker)
+		require.NoError(t, err)
+		pingPong(t, rp[0], np[0], "a")
+		pingPong(t, np[1], rp[1], "b")
+		waitStatus(t, np[2], ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+		require.True(t, n.Name().IsValid())
+		require.Contains(t, net.broker.Stats().LinkedNodes, n.Name())
+		require.Contains(t, r.Stats().LinkedNodes, n.Name())
+
+		// N reaches the broker's other client: a portal of C's goes to N
+		// through R; the route ends direct between N and C.
+		c := net.nodes[1]
+		x, y, err := c.OpenPortals()
+		require.NoError(t, err)
+		require.NoError(t, net.toBroker[1].Put(nil, []ipcz.Object{y}, nil))
+		_, objs := waitMessage(t, net.toNode[1])
+		require.NoError(t, net.toNode[0].Put(nil, objs, nil))
+		_, objs = waitMessage(t, net.toBroker[0])
+		require.NoError(t, rp[0].Put(nil, objs, nil))
+		_, objs = waitMessage(t, np[0])
+		y = objs[0].(*ipcz.Portal)
+		pingPong(t, x, y, "c-n")
+		eventually(t, "a direct N-C route", func() bool {
+			return net.broker.Stats().Proxies == 0 && r.Stats().Proxies == 0 && c.Stats().Proxies == 0 && n.Stats().Proxies == 0
+		})
+		require.Contains(t, n.Stats().LinkedNodes, c.Name())
+		pingPong(t, x, y, "direct")
+	})
+}
+
+func TestReferralArgumentErrors(t *testing.T) {
+	d := inprocess.New(inprocess.Sync)
+	n, err := ipcz.CreateNode(d.ForNode("n"), 0, 0)
+	require.NoError(t, err)
+	defer n.Close()
+	tr, _ := d.NewTransportPair(false, false)
+	// Sharing a broker one does not have.
+	_, err = n.ConnectNode(tr, 1, ipcz.ConnectNodeShareBroker)
+	require.Equal(t, ipcz.InvalidArgument, err)
+	for _, flags := range []ipcz.ConnectNodeFlags{
+		ipcz.ConnectNodeShareBroker | ipcz.ConnectNodeInheritBroker,
+		ipcz.ConnectNodeToBroker | ipcz.ConnectNodeInheritBroker,
+		ipcz.ConnectNodeToBroker | ipcz.ConnectNodeShareBroker,
+		0,
+		1 << 7,
+	} {
+		_, err = n.ConnectNode(tr, 1, flags)
+		require.Equal(t, ipcz.InvalidArgument, err, "flags %#x", flags)
+	}
+	_, err = n.ConnectNode(tr, 65, ipcz.ConnectNodeToBroker)
+	require.Equal(t, ipcz.OutOfRange, err)
+	_, err = n.ConnectNode(0, 1, ipcz.ConnectNodeToBroker)
+	require.Equal(t, ipcz.InvalidArgument, err)
+	_, err = n.ConnectNode(tr, 0, ipcz.ConnectNodeToBroker)
+	require.Equal(t, ipcz.InvalidArgument, err)
+	require.NoError(t, d.Close(tr))
+}

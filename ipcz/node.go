@@ -31,6 +31,14 @@ type Node struct {
 	// allocationDelegate is the link to the node that allocates shared
 	// memory for this one (ConnectNodeToAllocationDelegate). Guarded by mu.
 	allocationDelegate *NodeLink
+	// referrals holds the initial routers of ConnectNode calls with
+	// ConnectNodeShareBroker, by referral id, until the broker answers.
+	// Guarded by mu.
+	referrals      map[uint64][]*Router
+	nextReferralID uint64
+	// brokerWaiters run once the link to the broker is up (or never will
+	// be: they get nil). Guarded by mu.
+	brokerWaiters []func(*NodeLink)
 
 	counters nodeCounters
 }
@@ -115,9 +123,39 @@ func (n *Node) forgetLink(l *NodeLink) {
 			delete(n.pendingIntroductions, name)
 		}
 	}
+	var brokerWaiters []func(*NodeLink)
+	if l.role == roleNonBrokerToBroker || l.role == roleReferredNonBroker {
+		brokerWaiters, n.brokerWaiters = n.brokerWaiters, nil
+	}
 	n.mu.Unlock()
 	for _, f := range orphaned {
 		f(nil)
+	}
+	for _, f := range brokerWaiters {
+		f(nil)
+	}
+}
+
+// withBrokerLink calls f with the link to the broker, once it is up.
+func (n *Node) withBrokerLink(f func(*NodeLink)) {
+	n.mu.Lock()
+	if l := n.brokerLink; l != nil {
+		n.mu.Unlock()
+		f(l)
+		return
+	}
+	n.brokerWaiters = append(n.brokerWaiters, f)
+	n.mu.Unlock()
+}
+
+// brokerLinkUp runs what waited for the broker link.
+func (n *Node) brokerLinkUp(l *NodeLink) {
+	n.mu.Lock()
+	waiters := n.brokerWaiters
+	n.brokerWaiters = nil
+	n.mu.Unlock()
+	for _, f := range waiters {
+		f(l)
 	}
 }
 

@@ -26,6 +26,9 @@ const (
 	roleBrokerToNonBroker connectRole = iota // we are the broker
 	roleNonBrokerToBroker                    // we connect to our broker
 	roleBrokerToBroker                       // two brokers merge networks
+	roleReferrer                             // we lend our broker (no link of our own)
+	roleReferredNonBroker                    // we inherit the broker of the node we connect to
+	roleBrokerForReferral                    // we are the broker a node was referred to
 )
 
 // NodeLink connects this node to one other node over one driver transport
@@ -52,7 +55,10 @@ type NodeLink struct {
 	// says the far end will allocate our shared memory. Guarded by mu.
 	role               connectRole
 	delegateAllocation bool
-	initialRouters     []*Router
+	// referral says who referred the node at the far end of a
+	// roleBrokerForReferral link. Guarded by mu.
+	referral       *pendingReferral
+	initialRouters []*Router
 	// sublinks maps each sublink to the link of the router using it on
 	// this node. Guarded by mu.
 	sublinks map[SublinkID]*remoteLink
@@ -271,6 +277,12 @@ func (l *NodeLink) dispatch(m *inMessage) error {
 		return l.onRelayMessage(m)
 	case msgAcceptRelayedMessage:
 		return l.onAcceptRelayedMessage(m)
+	case msgReferNonBroker:
+		return l.onReferNonBroker(m)
+	case msgReferralAccepted:
+		return l.onReferralAccepted(m)
+	case msgReferralRejected:
+		return l.onReferralRejected(m)
 	case msgAddBlockBuffer:
 		return l.onAddBlockBuffer(m)
 	case msgRequestMemory:
@@ -316,6 +328,9 @@ func (l *NodeLink) fail(bad bool) {
 
 	if bad {
 		l.driver.ReportBadTransportActivity(l.transport, 0)
+	}
+	if ref := l.takeReferral(); ref != nil {
+		ref.referrer.sendReferralRejected(ref.id)
 	}
 	l.node.forgetLink(l)
 	for _, r := range initial {
