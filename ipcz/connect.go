@@ -44,12 +44,27 @@ func (n *Node) ConnectNode(transport DriverHandle, numInitialPortals int, flags 
 	}
 	l.initialRouters = routers
 
+	// A broker offers its buffer before activation: the other broker's
+	// greeting may be delivered while the transport activates.
+	var offeredMem DriverHandle
+	if role == roleBrokerToBroker {
+		offered, mem, err := offerPrimaryBuffer(n.driver)
+		if err != nil {
+			return nil, Unknown
+		}
+		l.localMemory, offeredMem = offered, mem
+	}
+
 	n.mu.Lock()
 	n.connecting[l] = true
 	localName := n.name
 	n.mu.Unlock()
 
 	if err := n.driver.ActivateTransport(transport, l.onTransportActivity); err != nil {
+		if offeredMem != InvalidDriverHandle {
+			n.driver.Close(offeredMem)
+			n.driver.Close(l.localMemory.mapping)
+		}
 		n.mu.Lock()
 		delete(n.connecting, l)
 		n.mu.Unlock()
@@ -67,19 +82,11 @@ func (n *Node) ConnectNode(transport DriverHandle, numInitialPortals int, flags 
 		m.params.U32(uint32(numInitialPortals))
 		l.transmit(m)
 	case roleBrokerToBroker:
-		offered, mem, err := offerPrimaryBuffer(n.driver)
-		if err != nil {
-			l.fail(false)
-			return portals, nil
-		}
-		l.mu.Lock()
-		l.localMemory = offered
-		l.mu.Unlock()
 		m := newOutMessage(msgConnectBrokerToBroker)
 		encodeNodeName(&m.params, localName)
 		m.params.U32(protocolVersion)
 		m.params.U32(uint32(numInitialPortals))
-		m.addObject(mem)
+		m.addObject(offeredMem)
 		l.transmit(m)
 	}
 	return portals, nil
@@ -323,6 +330,7 @@ func (l *NodeLink) establish(local, remote NodeName, side linkSide, remoteIsBrok
 		return nil, nil
 	}
 	l.establishLocked(local, remote, side, remoteIsBroker, memory)
+	l.remoteIsClient = l.role == roleBrokerToNonBroker || l.role == roleBrokerForReferral
 	routers := l.initialRouters
 	l.initialRouters = nil
 	return routers, nil

@@ -6,9 +6,38 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 // bypass a proxy) asks its broker: RequestIntroduction(name). The broker
 // makes a new transport pair with the driver's CreateTransports and a
 // primary buffer, and sends AcceptIntroduction(name, side, transport,
-// buffer) to both nodes, or RejectIntroduction(name) if it does not know
-// the node. When two nodes ask for each other at once, each receives two
-// introductions in the same order and keeps the first.
+// buffer) to both nodes, or RejectIntroduction(name) if it cannot. When
+// two nodes ask for each other at once, each receives two introductions in
+// the same order and keeps the first.
+//
+// Across networks: a broker that does not know the node asks every broker
+// it is linked to (RequestIndirectIntroduction(requester, target)). One
+// that knows the target makes the transport pair between its link to the
+// asking broker and its link to the target, introduces the target
+// directly, and sends the requester's half back
+// (AcceptIndirectIntroduction), which the asking broker forwards as an
+// AcceptIntroduction. A broker itself asks its broker peers directly.
+
+// pendingIntroduction is what waits for a link to one node.
+type pendingIntroduction struct {
+	waiters []func(*NodeLink)
+	// outstanding counts the brokers asked that have not answered.
+	outstanding int
+}
+
+// brokerPeers returns the node's links to other brokers.
+func (n *Node) brokerPeersLocked() []*NodeLink {
+	var peers []*NodeLink
+	for _, l := range n.links {
+		l.mu.Lock()
+		isBroker := l.remoteIsBroker
+		l.mu.Unlock()
+		if isBroker {
+			peers = append(peers, l)
+		}
+	}
+	return peers
+}
 
 // withLinkTo calls f with the link to the named node, asking the broker
 // for an introduction first if there is none. f gets nil if no link can
@@ -20,29 +49,50 @@ func (n *Node) withLinkTo(name NodeName, f func(*NodeLink)) {
 		f(l)
 		return
 	}
-	broker := n.brokerLink
-	if broker == nil || !name.IsValid() {
+	var ask []*NodeLink
+	if n.brokerLink != nil {
+		ask = []*NodeLink{n.brokerLink}
+	} else if n.isBroker {
+		ask = n.brokerPeersLocked()
+	}
+	if len(ask) == 0 || !name.IsValid() {
 		n.mu.Unlock()
 		f(nil)
 		return
 	}
-	first := len(n.pendingIntroductions[name]) == 0
-	n.pendingIntroductions[name] = append(n.pendingIntroductions[name], f)
+	p := n.pendingIntroductions[name]
+	if p != nil {
+		p.waiters = append(p.waiters, f)
+		n.mu.Unlock()
+		return
+	}
+	n.pendingIntroductions[name] = &pendingIntroduction{waiters: []func(*NodeLink){f}, outstanding: len(ask)}
 	n.mu.Unlock()
-	if first {
+	for _, broker := range ask {
 		m := newOutMessage(msgRequestIntroduction)
 		encodeNodeName(&m.params, name)
 		broker.transmit(m)
 	}
 }
 
-// finishIntroduction runs what waited for a link to name.
+// finishIntroduction runs what waited for a link to name. A failure (nil)
+// only counts once every broker asked has failed.
 func (n *Node) finishIntroduction(name NodeName, l *NodeLink) {
 	n.mu.Lock()
-	waiters := n.pendingIntroductions[name]
+	p := n.pendingIntroductions[name]
+	if p == nil {
+		n.mu.Unlock()
+		return
+	}
+	if l == nil {
+		if p.outstanding--; p.outstanding > 0 {
+			n.mu.Unlock()
+			return
+		}
+	}
 	delete(n.pendingIntroductions, name)
 	n.mu.Unlock()
-	for _, f := range waiters {
+	for _, f := range p.waiters {
 		f(l)
 	}
 }
@@ -57,11 +107,184 @@ func (l *NodeLink) onRequestIntroduction(m *inMessage) error {
 	if !n.isBroker {
 		return wire.ErrMalformed
 	}
+	// We introduce directly only nodes we broker (or fellow brokers): a
+	// node accepts introductions from its own broker alone.
 	other := n.linkTo(name)
-	if other == nil || other == l || !n.introduce(l, other) {
-		reject := newOutMessage(msgRejectIntroduction)
-		encodeNodeName(&reject.params, name)
+	if other != nil && other != l && other.isClientOrBrokerPeer() && n.introduce(l, other) {
+		return nil
+	}
+	// A node of ours asks for one we do not broker: ask the other brokers.
+	l.mu.Lock()
+	requesterIsBroker := l.remoteIsBroker
+	l.mu.Unlock()
+	if !requesterIsBroker && l.askBrokerPeers(name) {
+		return nil
+	}
+	l.sendRejectIntroduction(name)
+	return nil
+}
+
+func (l *NodeLink) sendRejectIntroduction(name NodeName) {
+	reject := newOutMessage(msgRejectIntroduction)
+	encodeNodeName(&reject.params, name)
+	l.transmit(reject)
+}
+
+// askBrokerPeers asks the other brokers to introduce the node at the far
+// end of l to target. It reports whether any was asked.
+func (l *NodeLink) askBrokerPeers(target NodeName) bool {
+	n := l.node
+	requester := l.RemoteName()
+	key := [2]NodeName{requester, target}
+	n.mu.Lock()
+	peers := n.brokerPeersLocked()
+	if len(peers) == 0 || n.indirectIntroductions[key] > 0 {
+		n.mu.Unlock()
+		return len(peers) > 0
+	}
+	n.indirectIntroductions[key] = len(peers)
+	n.mu.Unlock()
+	for _, p := range peers {
+		m := newOutMessage(msgRequestIndirectIntroduction)
+		encodeNodeName(&m.params, requester)
+		encodeNodeName(&m.params, target)
+		p.transmit(m)
+	}
+	return true
+}
+
+// onRequestIndirectIntroduction: another broker asks us to introduce one
+// of its nodes (requester) to one of ours (target).
+func (l *NodeLink) onRequestIndirectIntroduction(m *inMessage) error {
+	d := m.params
+	requester, target := decodeNodeName(d), decodeNodeName(d)
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	n := l.node
+	l.mu.Lock()
+	fromBroker := l.remoteIsBroker
+	l.mu.Unlock()
+	if !n.isBroker || !fromBroker {
+		return wire.ErrMalformed
+	}
+	other := n.linkTo(target)
+	if other == nil || other == l || !other.isClientOrBrokerPeer() || !n.introduceIndirectly(l, requester, other) {
+		reject := newOutMessage(msgRejectIndirectIntroduction)
+		encodeNodeName(&reject.params, requester)
+		encodeNodeName(&reject.params, target)
 		l.transmit(reject)
+	}
+	return nil
+}
+
+// introduceIndirectly links target (one of ours) with requester (a node
+// of the broker at the far end of peer).
+func (n *Node) introduceIndirectly(peer *NodeLink, requester NodeName, target *NodeLink) bool {
+	d := n.driver
+	tp, tt, err := d.CreateTransports(peer.transport, target.transport)
+	if err != nil {
+		return false
+	}
+	memP, err := d.AllocateSharedMemory(primaryBufferSize)
+	if err != nil {
+		d.Close(tp)
+		d.Close(tt)
+		return false
+	}
+	memT, err := d.DuplicateSharedMemory(memP)
+	if err != nil {
+		d.Close(tp)
+		d.Close(tt)
+		d.Close(memP)
+		return false
+	}
+	intro := newOutMessage(msgAcceptIntroduction)
+	encodeNodeName(&intro.params, requester)
+	intro.params.U8(uint8(sideB))
+	intro.params.U32(protocolVersion)
+	intro.addObject(tt)
+	intro.addObject(memT)
+	target.transmit(intro)
+
+	back := newOutMessage(msgAcceptIndirectIntroduction)
+	encodeNodeName(&back.params, requester)
+	encodeNodeName(&back.params, target.RemoteName())
+	back.params.U32(protocolVersion)
+	back.addObject(tp)
+	back.addObject(memP)
+	peer.transmit(back)
+	return true
+}
+
+// onAcceptIndirectIntroduction: another broker introduced one of our
+// nodes to one of its own; we pass the introduction on.
+func (l *NodeLink) onAcceptIndirectIntroduction(m *inMessage) error {
+	d := m.params
+	requester, target := decodeNodeName(d), decodeNodeName(d)
+	version := d.U32()
+	transport, err := m.claimObject()
+	if err != nil {
+		return err
+	}
+	mem, err := m.claimObject()
+	if err != nil {
+		l.driver.Close(transport)
+		return err
+	}
+	n := l.node
+	l.mu.Lock()
+	fromBroker := l.remoteIsBroker
+	l.mu.Unlock()
+	n.mu.Lock()
+	key := [2]NodeName{requester, target}
+	asked := n.indirectIntroductions[key] > 0
+	delete(n.indirectIntroductions, key)
+	to := n.links[requester]
+	n.mu.Unlock()
+	if d.Finish() != nil || !fromBroker || !asked || version < protocolVersion {
+		l.driver.Close(transport)
+		l.driver.Close(mem)
+		return wire.ErrMalformed
+	}
+	if to == nil {
+		l.driver.Close(transport)
+		l.driver.Close(mem)
+		return nil
+	}
+	intro := newOutMessage(msgAcceptIntroduction)
+	encodeNodeName(&intro.params, target)
+	intro.params.U8(uint8(sideA))
+	intro.params.U32(protocolVersion)
+	intro.addObject(transport)
+	intro.addObject(mem)
+	to.transmit(intro)
+	return nil
+}
+
+// onRejectIndirectIntroduction: another broker cannot introduce; once all
+// asked have refused, our node is told.
+func (l *NodeLink) onRejectIndirectIntroduction(m *inMessage) error {
+	d := m.params
+	requester, target := decodeNodeName(d), decodeNodeName(d)
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	n := l.node
+	key := [2]NodeName{requester, target}
+	n.mu.Lock()
+	left, asked := n.indirectIntroductions[key]
+	if asked {
+		if left <= 1 {
+			delete(n.indirectIntroductions, key)
+		} else {
+			n.indirectIntroductions[key] = left - 1
+		}
+	}
+	to := n.links[requester]
+	n.mu.Unlock()
+	if asked && left <= 1 && to != nil {
+		to.sendRejectIntroduction(target)
 	}
 	return nil
 }
@@ -116,8 +339,11 @@ func (l *NodeLink) onAcceptIntroduction(m *inMessage) error {
 		return err
 	}
 	n := l.node
+	l.mu.Lock()
+	fromBrokerPeer := l.remoteIsBroker
+	l.mu.Unlock()
 	n.mu.Lock()
-	fromBroker := n.brokerLink == l
+	fromBroker := n.brokerLink == l || fromBrokerPeer
 	local := n.name
 	_, known := n.links[name]
 	n.mu.Unlock()
@@ -161,4 +387,12 @@ func (l *NodeLink) onRejectIntroduction(m *inMessage) error {
 	}
 	l.node.finishIntroduction(name, nil)
 	return nil
+}
+
+// isClientOrBrokerPeer reports whether we are the broker of the node at
+// the far end, or it is a broker itself.
+func (l *NodeLink) isClientOrBrokerPeer() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.remoteIsClient || l.remoteIsBroker
 }

@@ -12,35 +12,38 @@ type msgType uint8
 
 // The node messages. Each is documented where it is built (nodelink_*.go).
 const (
-	msgConnectFromNonBroker       msgType = 1
-	msgConnectFromBroker          msgType = 2
-	msgConnectBrokerToBroker      msgType = 3
-	msgReferNonBroker             msgType = 4
-	msgConnectToReferredBroker    msgType = 5
-	msgConnectToReferredNonBroker msgType = 6
-	msgReferralAccepted           msgType = 7
-	msgReferralRejected           msgType = 8
-	msgRequestIntroduction        msgType = 10
-	msgAcceptIntroduction         msgType = 11
-	msgRejectIntroduction         msgType = 12
-	msgAddBlockBuffer             msgType = 14
-	msgAcceptParcel               msgType = 20
-	msgAcceptParcelDriverObjects  msgType = 21
-	msgRouteClosed                msgType = 22
-	msgRouteDisconnected          msgType = 23
-	msgPeerConsumed               msgType = 24
-	msgBypassPeer                 msgType = 30
-	msgAcceptBypassLink           msgType = 31
-	msgStopProxying               msgType = 32
-	msgProxyWillStop              msgType = 33
-	msgBypassPeerWithLink         msgType = 34
-	msgStopProxyingToLocalPeer    msgType = 35
-	msgFlushRouter                msgType = 36
-	msgBypassAbandoned            msgType = 37
-	msgRequestMemory              msgType = 64
-	msgProvideMemory              msgType = 65
-	msgRelayMessage               msgType = 66
-	msgAcceptRelayedMessage       msgType = 67
+	msgConnectFromNonBroker        msgType = 1
+	msgConnectFromBroker           msgType = 2
+	msgConnectBrokerToBroker       msgType = 3
+	msgReferNonBroker              msgType = 4
+	msgConnectToReferredBroker     msgType = 5
+	msgConnectToReferredNonBroker  msgType = 6
+	msgReferralAccepted            msgType = 7
+	msgReferralRejected            msgType = 8
+	msgRequestIntroduction         msgType = 10
+	msgAcceptIntroduction          msgType = 11
+	msgRejectIntroduction          msgType = 12
+	msgRequestIndirectIntroduction msgType = 13
+	msgAcceptIndirectIntroduction  msgType = 15
+	msgRejectIndirectIntroduction  msgType = 16
+	msgAddBlockBuffer              msgType = 14
+	msgAcceptParcel                msgType = 20
+	msgAcceptParcelDriverObjects   msgType = 21
+	msgRouteClosed                 msgType = 22
+	msgRouteDisconnected           msgType = 23
+	msgPeerConsumed                msgType = 24
+	msgBypassPeer                  msgType = 30
+	msgAcceptBypassLink            msgType = 31
+	msgStopProxying                msgType = 32
+	msgProxyWillStop               msgType = 33
+	msgBypassPeerWithLink          msgType = 34
+	msgStopProxyingToLocalPeer     msgType = 35
+	msgFlushRouter                 msgType = 36
+	msgBypassAbandoned             msgType = 37
+	msgRequestMemory               msgType = 64
+	msgProvideMemory               msgType = 65
+	msgRelayMessage                msgType = 66
+	msgAcceptRelayedMessage        msgType = 67
 )
 
 // Limits on what a message may claim; anything beyond is malformed.

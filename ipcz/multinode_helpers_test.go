@@ -210,6 +210,11 @@ func newMNNet(t *testing.T, d *inprocess.Driver, n int) *mnNet {
 		net.chans[[2]int{i, 0}] = np[0]
 	}
 	t.Cleanup(net.close)
+	// Every handshake is done once each initial route has carried a
+	// parcel both ways.
+	for i := 1; i <= n; i++ {
+		pingPong(t, net.chans[[2]int{0, i}], net.chans[[2]int{i, 0}], "connected")
+	}
 	return net
 }
 

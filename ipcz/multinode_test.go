@@ -1,6 +1,7 @@
 package ipcz_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -319,4 +320,47 @@ func TestReferralArgumentErrors(t *testing.T) {
 	_, err = n.ConnectNode(tr, 0, ipcz.ConnectNodeToBroker)
 	require.Equal(t, ipcz.InvalidArgument, err)
 	require.NoError(t, d.Close(tr))
+}
+
+// TestBrokersJoinNetworks: two brokers connected with ConnectNodeToBroker
+// on both sides. A portal goes from N1 (B1's client) through B1 and B2 to
+// N2 (B2's client); the route ends direct between N1 and N2, whom the
+// brokers introduced across networks.
+func TestBrokersJoinNetworks(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		net1 := newTestNetwork(t, d, 1)
+		net2 := newTestNetwork(t, d, 1)
+		t1, t2 := d.NewTransportPair(true, true)
+		p1, err := net1.broker.ConnectNode(t1, 1, ipcz.ConnectNodeToBroker)
+		require.NoError(t, err)
+		p2, err := net2.broker.ConnectNode(t2, 1, ipcz.ConnectNodeToBroker)
+		require.NoError(t, err)
+		pingPong(t, p1[0], p2[0], "brokers")
+
+		n1, n2 := net1.nodes[0], net2.nodes[0]
+		x, y, err := n1.OpenPortals()
+		require.NoError(t, err)
+		require.NoError(t, net1.toBroker[0].Put(nil, []ipcz.Object{y}, nil))
+		_, objs := waitMessage(t, net1.toNode[0])
+		require.NoError(t, p1[0].Put(nil, objs, nil))
+		_, objs = waitMessage(t, p2[0])
+		require.NoError(t, net2.toNode[0].Put(nil, objs, nil))
+		_, objs = waitMessage(t, net2.toBroker[0])
+		y = objs[0].(*ipcz.Portal)
+		pingPong(t, x, y, "across")
+		eventually(t, "a direct N1-N2 route", func() bool {
+			for _, n := range []*ipcz.Node{n1, n2, net1.broker, net2.broker} {
+				if n.Stats().Proxies != 0 {
+					return false
+				}
+			}
+			return true
+		})
+		require.Contains(t, n1.Stats().LinkedNodes, n2.Name())
+		before := net1.broker.Stats().ParcelsReceived + net2.broker.Stats().ParcelsReceived
+		for i := range 20 {
+			pingPong(t, x, y, fmt.Sprint(i))
+		}
+		require.Equal(t, before, net1.broker.Stats().ParcelsReceived+net2.broker.Stats().ParcelsReceived)
+	})
 }

@@ -26,8 +26,13 @@ type Node struct {
 	// before connecting). Guarded by mu.
 	brokerLink *NodeLink
 	// pendingIntroductions holds, per node name, what waits for a link to
-	// that node once the broker introduces us. Guarded by mu.
-	pendingIntroductions map[NodeName][]func(*NodeLink)
+	// that node once a broker introduces us, and how many brokers have
+	// yet to answer. Guarded by mu.
+	pendingIntroductions map[NodeName]*pendingIntroduction
+	// indirectIntroductions counts, per (requester, target), the other
+	// brokers a broker asked on a node's behalf that have yet to answer.
+	// Guarded by mu.
+	indirectIntroductions map[[2]NodeName]int
 	// allocationDelegate is the link to the node that allocates shared
 	// memory for this one (ConnectNodeToAllocationDelegate). Guarded by mu.
 	allocationDelegate *NodeLink
@@ -57,7 +62,8 @@ func CreateNode(driver Driver, driverNode DriverHandle, flags CreateNodeFlags) (
 		links:      make(map[NodeName]*NodeLink),
 		connecting: make(map[*NodeLink]bool),
 
-		pendingIntroductions: make(map[NodeName][]func(*NodeLink)),
+		pendingIntroductions:  make(map[NodeName]*pendingIntroduction),
+		indirectIntroductions: make(map[[2]NodeName]int),
 	}
 	if n.isBroker {
 		name, err := randomNodeName(driver)
@@ -118,8 +124,8 @@ func (n *Node) forgetLink(l *NodeLink) {
 	}
 	if n.brokerLink == l {
 		n.brokerLink = nil
-		for name, waiters := range n.pendingIntroductions {
-			orphaned = append(orphaned, waiters...)
+		for name, p := range n.pendingIntroductions {
+			orphaned = append(orphaned, p.waiters...)
 			delete(n.pendingIntroductions, name)
 		}
 	}

@@ -51,6 +51,8 @@ type NodeLink struct {
 	remoteName     NodeName
 	side           linkSide
 	remoteIsBroker bool
+	// remoteIsClient says we are the broker of the node at the far end.
+	remoteIsClient bool
 	// role and initialRouters drive the handshake, and delegateAllocation
 	// says the far end will allocate our shared memory. Guarded by mu.
 	role               connectRole
@@ -295,6 +297,12 @@ func (l *NodeLink) dispatch(m *inMessage) error {
 		return l.onAcceptIntroduction(m)
 	case msgRejectIntroduction:
 		return l.onRejectIntroduction(m)
+	case msgRequestIndirectIntroduction:
+		return l.onRequestIndirectIntroduction(m)
+	case msgAcceptIndirectIntroduction:
+		return l.onAcceptIndirectIntroduction(m)
+	case msgRejectIndirectIntroduction:
+		return l.onRejectIndirectIntroduction(m)
 	}
 	return wire.ErrMalformed
 }

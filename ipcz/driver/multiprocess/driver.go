@@ -1,0 +1,264 @@
+package multiprocess
+
+import (
+	"crypto/rand"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ipcz-go/ipcz-go/ipcz"
+)
+
+// kind is the kind of object in the handle table. The values of the kinds
+// that travel are also their wire values in the serialized header.
+type kind uint8
+
+const (
+	kindTransport     kind = 1 // *transport
+	kindMemory        kind = 2 // *memory
+	kindFD            kind = 3 // *fdObject
+	kindMapping       kind = 4 // *mapping (never serialized)
+	kindTransmissible kind = 5 // *transmissible (never serialized)
+)
+
+// object is a value stored in the handle table.
+type object interface{ kind() kind }
+
+// BadActivityReport is one call of ReportBadTransportActivity.
+type BadActivityReport struct {
+	Transport ipcz.DriverHandle
+	Context   uintptr
+}
+
+// ObjectCounts is the number of live objects of each kind in a Driver's
+// handle table.
+type ObjectCounts struct {
+	Transports    int // transport ends
+	Memories      int // shared memory handles (several may share a region)
+	Mappings      int // mappings
+	FDs           int // application file descriptors
+	Transmissible int // serialized or received objects not yet consumed
+}
+
+// Total is the sum of all counts.
+func (c ObjectCounts) Total() int {
+	return c.Transports + c.Memories + c.Mappings + c.FDs + c.Transmissible
+}
+
+// Driver is the multiprocess ipcz driver. Create one per process with New
+// and give it to every node of the process. The zero value is not usable.
+type Driver struct {
+	mu struct {
+		sync.Mutex
+		// objects is the handle table. Guarded by mu.
+		objects map[ipcz.DriverHandle]object
+		// next is the last handle given out; handles are never reused.
+		// Guarded by mu.
+		next uint64
+		// counts mirrors objects by kind. Guarded by mu.
+		counts ObjectCounts
+	}
+
+	reportsMu struct {
+		sync.Mutex
+		// reports are the calls of ReportBadTransportActivity, in order.
+		// Guarded by reportsMu.
+		reports []BadActivityReport
+		// hook is called (with no lock held) after each report is
+		// recorded. Guarded by reportsMu.
+		hook func(BadActivityReport)
+	}
+
+	// goroutines counts running reader and writer goroutines. Atomic.
+	goroutines atomic.Int64
+}
+
+var (
+	_ ipcz.Driver                     = (*Driver)(nil)
+	_ ipcz.FileDescriptorDriver       = (*Driver)(nil)
+	_ ipcz.ReadOnlySharedMemoryDriver = (*Driver)(nil)
+)
+
+// New returns a Driver with an empty handle table. A process normally
+// needs one.
+func New() *Driver {
+	d := &Driver{}
+	d.mu.objects = make(map[ipcz.DriverHandle]object)
+	return d
+}
+
+// counter returns the count for k within c.
+func counter(c *ObjectCounts, k kind) *int {
+	switch k {
+	case kindTransport:
+		return &c.Transports
+	case kindMemory:
+		return &c.Memories
+	case kindMapping:
+		return &c.Mappings
+	case kindFD:
+		return &c.FDs
+	case kindTransmissible:
+		return &c.Transmissible
+	}
+	panic("multiprocess: object of unknown kind") // unreachable: kinds are ours
+}
+
+// insert adds o to the table and returns its new handle.
+func (d *Driver) insert(o object) ipcz.DriverHandle {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.insertLocked(o)
+}
+
+// insertLocked is insert with d.mu held.
+func (d *Driver) insertLocked(o object) ipcz.DriverHandle {
+	d.mu.next++
+	h := ipcz.DriverHandle(d.mu.next)
+	d.mu.objects[h] = o
+	*counter(&d.mu.counts, o.kind())++
+	return h
+}
+
+// restoreLocked puts o back under the handle it had before a remove. The
+// handle has not been reused, because handles never are.
+func (d *Driver) restoreLocked(h ipcz.DriverHandle, o object) {
+	d.mu.objects[h] = o
+	*counter(&d.mu.counts, o.kind())++
+}
+
+// lookup returns the object named by h, or nil.
+func (d *Driver) lookup(h ipcz.DriverHandle) object {
+	if h == ipcz.InvalidDriverHandle {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.objects[h]
+}
+
+// remove takes h out of the table if it names o (any object if o is nil)
+// and returns the object removed, or nil.
+func (d *Driver) remove(h ipcz.DriverHandle, o object) object {
+	if h == ipcz.InvalidDriverHandle {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.removeLocked(h, o)
+}
+
+// removeLocked is remove with d.mu held.
+func (d *Driver) removeLocked(h ipcz.DriverHandle, o object) object {
+	cur, ok := d.mu.objects[h]
+	if !ok || (o != nil && cur != o) {
+		return nil
+	}
+	delete(d.mu.objects, h)
+	*counter(&d.mu.counts, cur.kind())--
+	return cur
+}
+
+// LiveObjects returns the number of live objects of each kind. Tests use it
+// to check that everything was closed.
+func (d *Driver) LiveObjects() ObjectCounts {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.counts
+}
+
+// RunningGoroutines returns the number of reader and writer goroutines
+// still running. A reader exits right after its transport's final
+// TransportActivityDeactivated call; a writer exits when its queue is
+// empty or its transport is closed.
+func (d *Driver) RunningGoroutines() int { return int(d.goroutines.Load()) }
+
+// Close releases the object named by handle:
+//
+//   - a transport: its socket is closed. If it is active and not yet
+//     deactivating, deactivation begins, so its handler still gets the
+//     final TransportActivityDeactivated call (possibly after Close
+//     returns). Messages still queued for sending are dropped.
+//   - a memory handle: its descriptor is closed; mappings stay valid.
+//   - a mapping: it is unmapped; the bytes MapSharedMemory returned must
+//     not be touched afterwards.
+//   - a file descriptor object or a transmissible object: the descriptor
+//     it owns is closed.
+//
+// Errors: InvalidArgument if handle names no object.
+func (d *Driver) Close(handle ipcz.DriverHandle) error {
+	o := d.remove(handle, nil)
+	if o == nil {
+		return ipcz.InvalidArgument
+	}
+	release(o)
+	return nil
+}
+
+// release finishes closing o, which has been taken out of the table.
+// Called with no lock held.
+func release(o object) {
+	switch o := o.(type) {
+	case *transport:
+		o.close()
+	case *memory:
+		_ = o.region.Close()
+	case *mapping:
+		_ = o.m.Unmap()
+	case *fdObject:
+		closeFD(o.fd)
+	case *transmissible:
+		closeFD(o.fd)
+	}
+}
+
+// closeHandles closes every handle in hs that is still live, ignoring the
+// others. Called with no lock held.
+func (d *Driver) closeHandles(hs []ipcz.DriverHandle) {
+	for _, h := range hs {
+		_ = d.Close(h)
+	}
+}
+
+// ReportBadTransportActivity records that the application rejected a
+// parcel that came over transport, then calls the hook installed with
+// SetBadActivityHook, if any. It does not itself disconnect the transport
+// (ipcz decides that).
+//
+// Errors: InvalidArgument if transport is not a transport.
+func (d *Driver) ReportBadTransportActivity(transport ipcz.DriverHandle, context uintptr) error {
+	if d.lookupTransport(transport) == nil {
+		return ipcz.InvalidArgument
+	}
+	r := BadActivityReport{Transport: transport, Context: context}
+	d.reportsMu.Lock()
+	d.reportsMu.reports = append(d.reportsMu.reports, r)
+	hook := d.reportsMu.hook
+	d.reportsMu.Unlock()
+	if hook != nil {
+		hook(r)
+	}
+	return nil
+}
+
+// BadActivityReports returns a copy of every report made so far, in order.
+func (d *Driver) BadActivityReports() []BadActivityReport {
+	d.reportsMu.Lock()
+	defer d.reportsMu.Unlock()
+	return append([]BadActivityReport(nil), d.reportsMu.reports...)
+}
+
+// SetBadActivityHook installs a function called after each report is
+// recorded, on the reporting goroutine with no driver lock held. nil
+// removes it.
+func (d *Driver) SetBadActivityHook(hook func(BadActivityReport)) {
+	d.reportsMu.Lock()
+	d.reportsMu.hook = hook
+	d.reportsMu.Unlock()
+}
+
+// GenerateRandomBytes fills buffer from crypto/rand (getrandom(2)). It
+// never fails.
+func (d *Driver) GenerateRandomBytes(buffer []byte) error {
+	_, _ = rand.Read(buffer) // crypto/rand.Read never returns an error
+	return nil
+}

@@ -1,0 +1,653 @@
+package multiprocess
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ipcz-go/ipcz-go/ipcz"
+)
+
+// Back-pressure limits of a transport's send queue (see the package
+// documentation).
+const (
+	// MaxQueuedBytes is the back-pressure threshold: while at least this
+	// many bytes wait in a transport's send queue, Transmit blocks its
+	// caller until the queue drains below it (except on the driver's
+	// reader goroutines, which never block).
+	MaxQueuedBytes = 8 << 20
+	// maxQueuedFDs is the same threshold for descriptors.
+	maxQueuedFDs = 4 * MaxMessageHandles
+
+	// maxQueuedBytesInHandler and maxQueuedFDsInHandler bound the queue
+	// for Transmit calls made from activity handlers, which never block:
+	// past them such a Transmit fails with ResourceExhausted.
+	maxQueuedBytesInHandler = 512 << 20
+	maxQueuedFDsInHandler   = 16 * MaxMessageHandles
+)
+
+// transportState is where a transport is in its life. States only move
+// forward: idle → active → deactivating → deactivated.
+type transportState uint8
+
+const (
+	stateIdle         transportState = iota // not yet activated
+	stateActive                             // its reader delivers to the handler
+	stateDeactivating                       // the final call is on its way
+	stateDeactivated                        // the final call was made
+)
+
+// transport is one end of a Unix stream socket.
+type transport struct {
+	d *Driver // immutable
+
+	mu struct {
+		sync.Mutex
+		// state is the life-cycle state. Guarded by mu.
+		state transportState
+		// closed is set by Close, and by Serialize when it takes the
+		// socket away. Guarded by mu.
+		closed bool
+		// fd is the socket while the transport is idle, owned by it; -1
+		// once activated (file owns it then), serialized or closed.
+		// Guarded by mu.
+		fd int
+		// sock owns the socket from activation on. Set once by
+		// ActivateTransport. Guarded by mu.
+		sock *sock
+	}
+
+	// stopping is set when deactivation begins; the reader checks it
+	// before each delivery. Atomic.
+	stopping atomic.Bool
+	// stop is closed when deactivation begins; a reader that has reported
+	// an error waits on it. Immutable (the channel).
+	stop chan struct{}
+	// peerGone is set when a send found the peer's end closed (EPIPE or
+	// ECONNRESET): the reader then delivers what is left in the socket
+	// and reports the error instead of waiting for more. Atomic.
+	peerGone atomic.Bool
+
+	w struct {
+		sync.Mutex
+		// queue holds the frames waiting for the socket to become
+		// writable, oldest first. Guarded by w.
+		queue []*outFrame
+		// queuedBytes and queuedFDs are what queue still has to send.
+		// Guarded by w.
+		queuedBytes, queuedFDs int
+		// writing is set while a writer goroutine owns the queue; it is
+		// set whenever queue is not empty. Guarded by w.
+		writing bool
+		// gone is set once the peer's end was found closed: frames are
+		// then dropped. Guarded by w.
+		gone bool
+		// stopped is set when deactivation begins and closed when Close
+		// is called; both make waiting Transmit calls give up. Guarded
+		// by w.
+		stopped, closed bool
+		// bufs and fds are scratch space for building a sendmsg.
+		// Guarded by w.
+		bufs [][]byte
+		fds  []int
+	}
+	// drained is signalled whenever the queue shrinks or the transport
+	// stops; Transmit calls blocked by back-pressure wait on it. Its L is
+	// &w.Mutex.
+	drained sync.Cond
+}
+
+func (*transport) kind() kind { return kindTransport }
+
+// sock is an active transport's socket, registered with the Go poller so
+// that the reader and writer park goroutines, not threads, while they wait.
+type sock struct {
+	file *os.File        // immutable; owns the descriptor
+	rc   syscall.RawConn // immutable; file's raw connection
+}
+
+// newTransport makes an idle transport owning fd, a non-blocking,
+// close-on-exec Unix stream socket.
+func newTransport(d *Driver, fd int) *transport {
+	t := &transport{d: d, stop: make(chan struct{})}
+	t.mu.fd = fd
+	t.drained.L = &t.w.Mutex
+	return t
+}
+
+// lookupTransport returns the transport named by h, or nil.
+func (d *Driver) lookupTransport(h ipcz.DriverHandle) *transport {
+	t, _ := d.lookup(h).(*transport)
+	return t
+}
+
+// isIdle reports whether t can still be serialized.
+func (t *transport) isIdle() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.mu.closed && t.mu.state == stateIdle
+}
+
+// takeIdleFD hands t's socket over to the caller, if t is idle, and marks
+// t closed. It returns -1 otherwise.
+func (t *transport) takeIdleFD() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.closed || t.mu.state != stateIdle {
+		return -1
+	}
+	fd := t.mu.fd
+	t.mu.fd, t.mu.closed = -1, true
+	return fd
+}
+
+// CreateTransports makes a new socketpair; both ends are idle transports
+// that can be serialized and sent to other processes (transport0 and
+// transport1 only have to be transports).
+//
+// Errors: InvalidArgument if transport0 or transport1 is not a transport;
+// ResourceExhausted if the socketpair cannot be made.
+func (d *Driver) CreateTransports(transport0, transport1 ipcz.DriverHandle) (ipcz.DriverHandle, ipcz.DriverHandle, error) {
+	if d.lookupTransport(transport0) == nil || d.lookupTransport(transport1) == nil {
+		return 0, 0, ipcz.InvalidArgument
+	}
+	return d.NewTransportPair()
+}
+
+// NewTransportPair makes a new socketpair and returns its two ends as idle
+// transports, for connecting two nodes of this process or for sending
+// either end elsewhere.
+//
+// Errors: ResourceExhausted if the socketpair cannot be made.
+func (d *Driver) NewTransportPair() (a, b ipcz.DriverHandle, err error) {
+	fa, fb, err := socketPair()
+	if err != nil {
+		return 0, 0, ipcz.ResourceExhausted
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.insertLocked(newTransport(d, fa)), d.insertLocked(newTransport(d, fb)), nil
+}
+
+// ActivateTransport starts t's reader goroutine, which delivers every
+// complete frame (including those that arrived while t was idle) to
+// handler, in order, one call at a time.
+//
+// Errors: InvalidArgument if transport is not a transport or handler is
+// nil; FailedPrecondition if it was activated before.
+func (d *Driver) ActivateTransport(transport ipcz.DriverHandle, handler ipcz.ActivityHandler) error {
+	t := d.lookupTransport(transport)
+	if t == nil || handler == nil {
+		return ipcz.InvalidArgument
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.mu.closed:
+		return ipcz.InvalidArgument
+	case t.mu.state != stateIdle:
+		return ipcz.FailedPrecondition
+	}
+	// The socket is non-blocking, so os.NewFile registers it with the
+	// poller: the reader and writer park goroutines, not threads.
+	file := os.NewFile(uintptr(t.mu.fd), "ipcz-transport")
+	rc, err := file.SyscallConn()
+	if err != nil { // not reachable for a socket
+		return ipcz.Internal
+	}
+	s := &sock{file: file, rc: rc}
+	t.mu.sock, t.mu.fd = s, -1
+	t.mu.state = stateActive
+	d.goroutines.Add(1)
+	go t.readLoop(s, handler)
+	return nil
+}
+
+// DeactivateTransport begins deactivation: the reader delivers nothing
+// more (frames already received are dropped and their descriptors
+// closed) and makes the handler's final TransportActivityDeactivated call,
+// after the call in progress, if any, returns (so possibly before
+// DeactivateTransport returns, possibly after). Transmit fails from now
+// on; frames already queued for sending still go out until the transport
+// is closed. Deactivating again has no effect.
+//
+// Errors: InvalidArgument if transport is not a transport;
+// FailedPrecondition if it was never activated.
+func (d *Driver) DeactivateTransport(transport ipcz.DriverHandle) error {
+	t := d.lookupTransport(transport)
+	if t == nil {
+		return ipcz.InvalidArgument
+	}
+	t.mu.Lock()
+	switch {
+	case t.mu.closed:
+		t.mu.Unlock()
+		return ipcz.InvalidArgument
+	case t.mu.state == stateIdle:
+		t.mu.Unlock()
+		return ipcz.FailedPrecondition
+	case t.mu.state != stateActive:
+		t.mu.Unlock()
+		return nil
+	}
+	t.mu.state = stateDeactivating
+	s := t.mu.sock
+	t.mu.Unlock()
+	t.beginStop(s)
+	return nil
+}
+
+// beginStop tells the reader and any blocked Transmit that deactivation
+// has begun. The caller moved t from active to deactivating, so this runs
+// once per transport.
+func (t *transport) beginStop(s *sock) {
+	t.stopping.Store(true)
+	close(t.stop)
+	t.w.Lock()
+	t.w.stopped = true
+	t.drained.Broadcast()
+	t.w.Unlock()
+	s.interruptReader()
+}
+
+// interruptReader makes a reader parked in the poller return at once. The
+// flag the reader is to notice must be set before.
+func (s *sock) interruptReader() {
+	_ = s.file.SetReadDeadline(time.Unix(1, 0)) // fails only once closed, which wakes it too
+}
+
+// close is called when t's handle is closed.
+func (t *transport) close() {
+	t.mu.Lock()
+	if t.mu.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.mu.closed = true
+	fd, s := t.mu.fd, t.mu.sock
+	t.mu.fd = -1
+	active := t.mu.state == stateActive
+	if active {
+		t.mu.state = stateDeactivating
+	}
+	t.mu.Unlock()
+	if s == nil {
+		closeFD(fd)
+		return
+	}
+	if active {
+		t.beginStop(s)
+	}
+	t.w.Lock()
+	t.w.closed = true
+	t.drained.Broadcast()
+	t.w.Unlock()
+	// Closing the file wakes the parked reader and writer, and waits for
+	// them to leave the poller; neither holds a lock of ours then, and no
+	// lock of ours is held here.
+	_ = s.file.Close()
+}
+
+// Transmit sends data and the descriptors of handles (transmissible
+// objects from Serialize or from a handler call) to the peer as one frame,
+// where they arrive as one handler call, in order. The sendmsg is tried at
+// once on the caller's goroutine; what the socket does not take is copied
+// into the transport's queue and sent by a writer goroutine when the
+// socket becomes writable.
+//
+// Back-pressure: while MaxQueuedBytes or more (or 16384 descriptors) are
+// queued, Transmit blocks until the queue drains below that, the
+// transport is deactivated or closed, or the peer goes away. A Transmit
+// made on one of the driver's reader goroutines (from an activity handler)
+// never blocks, because a reader that waits for its peer to read can
+// deadlock with a peer doing the same; it fails with ResourceExhausted if
+// the queue has grown past 512 MiB instead.
+//
+// Once the peer's end is closed, frames are dropped (their descriptors
+// closed) and Transmit returns nil: the peer is gone, and the transport's
+// TransportActivityError call follows once everything the peer sent has
+// been delivered. Likewise a frame partly sent when the peer goes away.
+//
+// On success the driver owns the handles. Errors (the caller then keeps
+// the handles): InvalidArgument if transport is not a transport, or a
+// handle is not a transmissible object or appears twice; ResourceExhausted
+// for more than MaxMessageBytes of data or MaxMessageHandles handles, or
+// the handler limit above; FailedPrecondition if the transport is not
+// active (not activated yet, or deactivating); InvalidArgument if it is
+// closed while Transmit waits.
+func (d *Driver) Transmit(transport ipcz.DriverHandle, data []byte, handles []ipcz.DriverHandle) error {
+	t := d.lookupTransport(transport)
+	if t == nil {
+		return ipcz.InvalidArgument
+	}
+	if len(data) > MaxMessageBytes || len(handles) > MaxMessageHandles {
+		return ipcz.ResourceExhausted
+	}
+	t.mu.Lock()
+	closed, state, s := t.mu.closed, t.mu.state, t.mu.sock
+	t.mu.Unlock()
+	switch {
+	case closed:
+		return ipcz.InvalidArgument
+	case state != stateActive:
+		return ipcz.FailedPrecondition
+	}
+	objs, ok := d.takeTransmissible(handles)
+	if !ok {
+		return ipcz.InvalidArgument
+	}
+	f := outFrame{data: data, objs: objs}
+	putFrameHeader(&f.hdr, len(data), len(objs))
+	if err := t.send(s, &f); err != nil {
+		d.restoreTransmissible(handles, objs)
+		return err
+	}
+	return nil
+}
+
+// takeTransmissible removes the transmissible objects named by hs from the
+// table, all or none; ok is false if one is not a transmissible object or
+// appears twice.
+func (d *Driver) takeTransmissible(hs []ipcz.DriverHandle) (objs []*transmissible, ok bool) {
+	if len(hs) == 0 {
+		return nil, true
+	}
+	objs = make([]*transmissible, 0, len(hs))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, h := range hs {
+		o, isT := d.mu.objects[h].(*transmissible)
+		if !isT {
+			for i, o := range objs {
+				d.restoreLocked(hs[i], o)
+			}
+			return nil, false
+		}
+		d.removeLocked(h, o)
+		objs = append(objs, o)
+	}
+	return objs, true
+}
+
+// restoreTransmissible undoes takeTransmissible.
+func (d *Driver) restoreTransmissible(hs []ipcz.DriverHandle, objs []*transmissible) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, o := range objs {
+		d.restoreLocked(hs[i], o)
+	}
+}
+
+// send sends f or queues it (see Transmit). It returns an error only if
+// nothing of f was sent, in which case f's objects are untouched.
+func (t *transport) send(s *sock, f *outFrame) error {
+	t.w.Lock()
+	defer t.w.Unlock()
+	var inHandler, checked bool
+	for {
+		switch {
+		case t.w.closed:
+			return ipcz.InvalidArgument
+		case t.w.stopped:
+			return ipcz.FailedPrecondition
+		case t.w.gone:
+			t.dropLocked(f)
+			return nil
+		}
+		if t.w.queuedBytes < MaxQueuedBytes && t.w.queuedFDs < maxQueuedFDs {
+			break
+		}
+		if !checked {
+			inHandler, checked = onReaderGoroutine(), true
+		}
+		if inHandler {
+			if t.w.queuedBytes >= maxQueuedBytesInHandler || t.w.queuedFDs >= maxQueuedFDsInHandler {
+				return ipcz.ResourceExhausted
+			}
+			break
+		}
+		t.drained.Wait()
+	}
+
+	if !t.w.writing {
+		// Nothing queued: try the socket now.
+		var err error
+		if cerr := s.rc.Control(func(fd uintptr) { err = t.flushLocked(int(fd), f) }); cerr != nil {
+			return ipcz.InvalidArgument // closed under us
+		}
+		switch {
+		case err == nil:
+			return nil
+		case err != errWouldBlock:
+			t.peerGoneLocked(s)
+			t.dropLocked(f)
+			return nil
+		}
+	}
+	f.own()
+	q := new(outFrame)
+	*q = *f
+	t.w.queue = append(t.w.queue, q)
+	t.w.queuedBytes += q.size() - q.off
+	t.w.queuedFDs += q.unsentFDs()
+	if !t.w.writing {
+		t.w.writing = true
+		t.d.goroutines.Add(1)
+		go t.writeLoop(s)
+	}
+	return nil
+}
+
+// flushLocked sends as much of f as the socket takes, closing each
+// descriptor once the kernel has it. It returns nil when f is all sent,
+// errWouldBlock when the socket is full, or the error of sendmsg.
+func (t *transport) flushLocked(fd int, f *outFrame) error {
+	for !f.done() {
+		var fds []int
+		t.w.bufs, fds = f.chunk(t.w.bufs, t.w.fds)
+		t.w.fds = fds[:0]
+		n, err := sendChunk(fd, t.w.bufs, fds)
+		clear(t.w.bufs)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errWouldBlock // not reachable for a stream socket
+		}
+		for _, o := range f.advance(n) {
+			closeFD(o.fd)
+		}
+	}
+	return nil
+}
+
+// dropLocked discards the unsent part of f, closing its descriptors.
+func (t *transport) dropLocked(f *outFrame) {
+	for _, o := range f.objs[min(f.group*fdsPerSendmsg, len(f.objs)):] {
+		closeFD(o.fd)
+	}
+	f.objs = nil
+}
+
+// peerGoneLocked records that the peer's end is closed, drops the queue
+// and has the reader report the error once it has delivered what is left.
+func (t *transport) peerGoneLocked(s *sock) {
+	t.w.gone = true
+	for _, q := range t.w.queue {
+		t.dropLocked(q)
+	}
+	clear(t.w.queue)
+	t.w.queue, t.w.queuedBytes, t.w.queuedFDs = nil, 0, 0
+	t.drained.Broadcast()
+	if !t.peerGone.Swap(true) {
+		s.interruptReader()
+	}
+}
+
+// writeLoop is the writer goroutine: it sends the queue, parking in the
+// poller while the socket is full, and exits when the queue is empty or
+// the transport is closed.
+func (t *transport) writeLoop(s *sock) {
+	defer t.d.goroutines.Add(-1)
+	err := s.rc.Write(func(fd uintptr) bool {
+		t.w.Lock()
+		defer t.w.Unlock()
+		for len(t.w.queue) > 0 {
+			f := t.w.queue[0]
+			bytes, fds := f.size()-f.off, f.unsentFDs()
+			err := t.flushLocked(int(fd), f)
+			t.w.queuedBytes -= bytes - (f.size() - f.off)
+			t.w.queuedFDs -= fds - f.unsentFDs()
+			t.drained.Broadcast()
+			switch {
+			case err == errWouldBlock:
+				return false // park until writable
+			case err != nil:
+				t.peerGoneLocked(s)
+				t.w.writing = false
+				return true
+			}
+			t.w.queue[0] = nil
+			t.w.queue = t.w.queue[1:]
+		}
+		t.w.queue = nil
+		t.w.writing = false
+		return true
+	})
+	if err != nil { // the file was closed: drop what is left
+		t.w.Lock()
+		for _, q := range t.w.queue {
+			t.dropLocked(q)
+		}
+		clear(t.w.queue)
+		t.w.queue, t.w.queuedBytes, t.w.queuedFDs = nil, 0, 0
+		t.w.writing = false
+		t.drained.Broadcast()
+		t.w.Unlock()
+	}
+}
+
+// errStopped ends delivery because deactivation began.
+var errStopped = errors.New("multiprocess: transport deactivated")
+
+// errRejected ends delivery because the handler rejected a message.
+var errRejected = errors.New("multiprocess: handler rejected a message")
+
+// errPeerGone ends delivery because a send found the peer's end closed
+// and nothing is left to read.
+var errPeerGone = errors.New("multiprocess: peer closed its end")
+
+// reader is the state of a transport's reader goroutine.
+type reader struct {
+	t       *transport
+	rc      syscall.RawConn
+	dec     frameDecoder
+	oob     []byte
+	handles []ipcz.DriverHandle
+	// The arguments and results of readFn, which is r.read bound once so
+	// that each read does not allocate a closure.
+	buf    []byte
+	fds    []int
+	n      int
+	err    error
+	readFn func(uintptr) bool
+}
+
+// readLoop is the reader goroutine of an active transport: it delivers
+// frames until deactivation begins, reports the first error (end of
+// stream, a broken socket, malformed traffic, a rejected message) with
+// TransportActivityError and then only waits for deactivation, and makes
+// the final TransportActivityDeactivated call before it exits.
+func (t *transport) readLoop(s *sock, h ipcz.ActivityHandler) {
+	defer t.d.goroutines.Add(-1)
+	r := &reader{t: t, rc: s.rc, oob: make([]byte, oobSpace)}
+	r.readFn = r.read
+	for !t.stopping.Load() {
+		err := r.receive()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// An interrupt: clear it, then look at the flags again (in that
+			// order, so that a later interrupt is not lost).
+			_ = s.file.SetReadDeadline(time.Time{})
+			continue
+		}
+		if err == nil {
+			err = r.deliver(h)
+		}
+		if err == nil {
+			continue
+		}
+		if t.stopping.Load() {
+			break
+		}
+		h(nil, nil, ipcz.TransportActivityError)
+		<-t.stop
+	}
+	closeFDs(r.dec.takeFDs())
+	closeFDs(r.fds)
+	r.dec = frameDecoder{}
+	t.mu.Lock()
+	t.mu.state = stateDeactivated
+	t.mu.Unlock()
+	h(nil, nil, ipcz.TransportActivityDeactivated)
+}
+
+// receive reads once from the socket, parking until there is something
+// to read, and hands what came to the decoder.
+func (r *reader) receive() error {
+	r.buf = r.dec.space()
+	if err := r.rc.Read(r.readFn); err != nil {
+		return err
+	}
+	r.buf = nil
+	if r.err != nil {
+		return r.err
+	}
+	err := r.dec.commit(r.n, r.fds)
+	r.fds = r.fds[:0]
+	return err
+}
+
+// read is the poller callback of receive. It returns false to park.
+func (r *reader) read(fd uintptr) bool {
+	r.n, r.fds, r.err = recvChunk(int(fd), r.buf, r.oob, r.fds[:0])
+	if r.err == errWouldBlock {
+		if r.t.peerGone.Load() {
+			r.err = errPeerGone // all that the peer sent was delivered
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+// deliver makes a handler call for each complete frame, unless
+// deactivation begins.
+func (r *reader) deliver(h ipcz.ActivityHandler) error {
+	d := r.t.d
+	for {
+		data, fds, ok, err := r.dec.next()
+		if err != nil || !ok {
+			return err
+		}
+		if r.t.stopping.Load() {
+			closeFDs(fds)
+			return errStopped
+		}
+		r.handles = r.handles[:0]
+		if len(fds) > 0 {
+			d.mu.Lock()
+			for _, fd := range fds {
+				r.handles = append(r.handles, d.insertLocked(&transmissible{fd: fd}))
+			}
+			d.mu.Unlock()
+		}
+		if err := h(data, r.handles, 0); err != nil {
+			// What ipcz did not consume of the rejected message is ours.
+			d.closeHandles(r.handles)
+			return errRejected
+		}
+	}
+}
