@@ -240,8 +240,13 @@ func (r *Router) acceptInboundParcel(p *Parcel) bool {
 		status := r.statusLocked()
 		r.traps.update(&status, reasonNewLocalParcel, 0, &d)
 	}
+	// An arrival may complete a decaying link's traffic.
+	decaying := r.outward.decaying != nil
 	r.mu.Unlock()
 	d.dispatch()
+	if decaying {
+		r.flush()
+	}
 	return true
 }
 

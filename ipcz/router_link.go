@@ -226,12 +226,11 @@ func (s *linkState) markStable(side linkSide) (otherWaiting bool) {
 }
 
 // tryLockForBypass locks the link for side's bypass if both sides are
-// stable and no one holds it, first recording the node allowed to ask the
-// other side for a bypass link. If the other side is not stable yet, side
-// is marked waiting.
+// stable and no one holds it, then records the node allowed to ask the
+// other side for a bypass link. Only the lock's winner writes that name; a
+// message sent after locking carries the ordering to the reader. If the
+// other side is not stable yet, side is marked waiting.
 func (s *linkState) tryLockForBypass(side linkSide, source NodeName) bool {
-	s.allowedBypassSource[0].Store(source.High)
-	s.allowedBypassSource[1].Store(source.Low)
 	for {
 		old := s.status.Load()
 		if old&lockedBits != 0 {
@@ -245,6 +244,8 @@ func (s *linkState) tryLockForBypass(side linkSide, source NodeName) bool {
 			continue
 		}
 		if s.status.CompareAndSwap(old, old|lockedBit(side)) {
+			s.allowedBypassSource[0].Store(source.High)
+			s.allowedBypassSource[1].Store(source.Low)
 			return true
 		}
 	}
