@@ -75,12 +75,7 @@ func (l *NodeLink) onBypassPeer(m *inMessage) error {
 // link on Z's link to X's node replaces Z's link to Y.
 func bypassToRemotePeer(toY *remoteLink, toX *NodeLink, xSublink SublinkID) {
 	z := toY.router
-	memory := toX.sharedMemory()
-	if memory == nil {
-		toY.nodeLink.sendBypassAbandoned(toY.sublink)
-		return
-	}
-	f, st := memory.allocateLinkState()
+	f, st := toX.allocateLinkState()
 	id := toX.allocateSublink()
 	zToX, ok := toX.addSublink(id, linkCentral, sideA, z, st, f)
 	if !ok {

@@ -17,13 +17,30 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 // RequestMemory(id, size), which answers ProvideMemory(id, memory).
 // Growth is then asynchronous; parcels go inline meanwhile.
 
+// allocateLinkState allocates a linkState in the link's memory, growing
+// the pool if it is exhausted. It returns a null fragment and nil if none
+// can be had now; the new link then works without shared state (and
+// cannot be bypassed).
+func (l *NodeLink) allocateLinkState() (fragment, *linkState) {
+	memory := l.sharedMemory()
+	if memory == nil {
+		return fragment{}, nil
+	}
+	f, st := memory.allocateLinkState()
+	if st == nil {
+		l.growMemory(memory, linkStatePool)
+		f, st = memory.allocateLinkState()
+	}
+	return f, st
+}
+
 // maxRequestedMemory caps what a RequestMemory may ask for.
 const maxRequestedMemory = 64 << 20
 
-// growMemory adds a growth buffer for blocks of size to the link's pool,
-// at once or (when allocation is delegated) later.
-func (l *NodeLink) growMemory(memory *nodeLinkMemory, size int) {
-	id, bytes, ok := memory.planGrowth(size)
+// growMemory adds a growth buffer to one of the link's pools, at once or
+// (when allocation is delegated) later.
+func (l *NodeLink) growMemory(memory *nodeLinkMemory, key poolKey) {
+	id, bytes, ok := memory.planGrowth(key)
 	if !ok {
 		return
 	}
@@ -34,24 +51,24 @@ func (l *NodeLink) growMemory(memory *nodeLinkMemory, size int) {
 	if delegate != nil {
 		delegate.requestMemory(bytes, func(mem DriverHandle) {
 			if mem == InvalidDriverHandle {
-				memory.growthFailed(size)
+				memory.growthFailed(key)
 				return
 			}
-			l.shareGrowthBuffer(memory, id, size, mem)
+			l.shareGrowthBuffer(memory, id, key, mem)
 		})
 		return
 	}
 	mem, err := l.driver.AllocateSharedMemory(bytes)
 	if err != nil {
-		memory.growthFailed(size)
+		memory.growthFailed(key)
 		return
 	}
-	l.shareGrowthBuffer(memory, id, size, mem)
+	l.shareGrowthBuffer(memory, id, key, mem)
 }
 
 // shareGrowthBuffer maps a new buffer, sends it to the other side, and
 // adds it to the pool.
-func (l *NodeLink) shareGrowthBuffer(memory *nodeLinkMemory, id uint64, size int, mem DriverHandle) {
+func (l *NodeLink) shareGrowthBuffer(memory *nodeLinkMemory, id uint64, key poolKey, mem DriverHandle) {
 	if needsRelay(l.driver, mem, l.transport) {
 		// Leave the class marked as growing: it will not grow again.
 		l.driver.Close(mem)
@@ -60,14 +77,14 @@ func (l *NodeLink) shareGrowthBuffer(memory *nodeLinkMemory, id uint64, size int
 	mapping, bytes, err := l.driver.MapSharedMemory(mem)
 	if err != nil {
 		l.driver.Close(mem)
-		memory.growthFailed(size)
+		memory.growthFailed(key)
 		return
 	}
 	m := newOutMessage(msgAddBlockBuffer)
 	m.params.U64(id)
-	m.params.U32(uint32(size))
+	m.params.U32(uint32(key))
 	m.addObject(mem)
-	if !l.transmit(m) || !memory.addGrowthBuffer(id, size, mapping, bytes, true) {
+	if !l.transmit(m) || !memory.addGrowthBuffer(id, key, mapping, bytes, true) {
 		l.driver.Close(mapping)
 	}
 }
@@ -75,7 +92,7 @@ func (l *NodeLink) shareGrowthBuffer(memory *nodeLinkMemory, id uint64, size int
 // onAddBlockBuffer: the other side added a growth buffer to our pool.
 func (l *NodeLink) onAddBlockBuffer(m *inMessage) error {
 	d := m.params
-	id, size := d.U64(), int(d.U32())
+	id, key := d.U64(), poolKey(int32(d.U32()))
 	mem, err := m.claimObject()
 	if err != nil {
 		return err
@@ -90,7 +107,7 @@ func (l *NodeLink) onAddBlockBuffer(m *inMessage) error {
 	if err != nil {
 		return err
 	}
-	if !memory.addGrowthBuffer(id, size, mapping, bytes, false) {
+	if !memory.addGrowthBuffer(id, key, mapping, bytes, false) {
 		l.driver.Close(mapping)
 		return wire.ErrMalformed
 	}

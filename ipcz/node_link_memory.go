@@ -31,9 +31,14 @@ const (
 	primaryHeaderSize      = 64
 	primaryLinkStatesStart = primaryHeaderSize
 	primaryBlocksStart     = primaryLinkStatesStart + maxInitialPortals*linkStateSize
+	// blockHeaderSize is kept free at the start of every data block: the
+	// allocator's free list lives in a free block's first word, which a
+	// stale allocator on either side may still read after the block was
+	// handed out, so data never overlaps it.
+	blockHeaderSize = 8
 	// maxFragmentSize is the largest parcel that travels through shared
 	// memory; larger ones go inline.
-	maxFragmentSize = 64 << 10
+	maxFragmentSize = 64<<10 - blockHeaderSize
 	// growthBufferBytes is the size of a growth buffer for small blocks;
 	// large blocks get at least minGrowthBlocks each.
 	growthBufferBytes = 256 << 10
@@ -42,23 +47,51 @@ const (
 	maxPoolBytesPerClass = 64 << 20
 )
 
-// blockClasses are the block sizes, with how many blocks of each the
-// primary buffer holds.
-var blockClasses = []struct{ size, primaryBlocks int }{
+// poolKey names one pool of blocks: a data size class (its block size), or
+// the pool of linkStates, which is kept apart so that a flood of small
+// parcels can never leave new links without shared state.
+type poolKey int32
+
+const linkStatePool poolKey = -1
+
+// blockSize is the size of the pool's blocks.
+func (k poolKey) blockSize() int {
+	if k == linkStatePool {
+		return linkStateSize
+	}
+	return int(k)
+}
+
+// valid reports whether k names a pool.
+func (k poolKey) valid() bool { return k == linkStatePool || classFor(int(k)) == int(k) }
+
+// blockClasses are the pools, with how many blocks of each the primary
+// buffer holds.
+var blockClasses = []struct {
+	key           poolKey
+	primaryBlocks int
+}{
+	{linkStatePool, 2048},
 	{64, 1024}, {256, 256}, {1024, 128}, {4096, 64}, {16384, 32}, {65536, 16},
 }
+
+// dataClasses are the block sizes of the data pools, smallest first.
+var dataClasses = []int{64, 256, 1024, 4096, 16384, 65536}
 
 // primaryBufferSize is the size of a primary buffer.
 var primaryBufferSize = func() int {
 	off := primaryBlocksStart
 	for _, c := range blockClasses {
-		off += (c.primaryBlocks + 1) * c.size
+		off += (c.primaryBlocks + 1) * c.key.blockSize()
 	}
 	return off
 }()
 
-// fragment names a span of a node pair's shared memory. On the wire it is
-// {u64 buffer, u32 offset, u32 size}; the zero fragment means none.
+// fragment names a block of a node pair's shared memory by the block's
+// offset, and the size of the data in it (which starts blockHeaderSize
+// bytes in, except for linkStates, which use the whole 64-byte block and
+// hold only atomics). On the wire it is {u64 buffer, u32 offset, u32
+// size}; the zero fragment means none.
 type fragment struct {
 	buffer uint64
 	offset uint32
@@ -99,17 +132,16 @@ type nodeLinkMemory struct {
 	side   linkSide // immutable
 
 	mu sync.Mutex
-	// buffers by id, and regions by block size. Guarded by mu.
+	// buffers by id, and regions by pool. Guarded by mu.
 	buffers map[uint64]*memBuffer
-	classes map[int][]*blockRegion
-	// poolBytes counts the growth memory per block size. Guarded by mu.
-	poolBytes map[int]int
+	classes map[poolKey][]*blockRegion
+	// poolBytes counts the growth memory per pool. Guarded by mu.
+	poolBytes map[poolKey]int
 	// nextBufferID is the next growth buffer id this side allocates.
 	// Guarded by mu.
 	nextBufferID uint64
-	// growing marks block sizes with a growth buffer being made. Guarded
-	// by mu.
-	growing map[int]bool
+	// growing marks pools with a growth buffer being made. Guarded by mu.
+	growing map[poolKey]bool
 	closed  bool
 }
 
@@ -124,16 +156,16 @@ func newNodeLinkMemory(d Driver, side linkSide, mapping DriverHandle, primary []
 		driver:       d,
 		side:         side,
 		buffers:      make(map[uint64]*memBuffer),
-		classes:      make(map[int][]*blockRegion),
-		poolBytes:    make(map[int]int),
+		classes:      make(map[poolKey][]*blockRegion),
+		poolBytes:    make(map[poolKey]int),
 		nextBufferID: 2 + uint64(side),
-		growing:      make(map[int]bool),
+		growing:      make(map[poolKey]bool),
 	}
 	buf := &memBuffer{id: 0, mapping: mapping, bytes: primary}
 	off := primaryBlocksStart
 	for _, c := range blockClasses {
-		size := (c.primaryBlocks + 1) * c.size
-		if err := m.addRegionLocked(buf, off, off+size, c.size); err != nil {
+		size := (c.primaryBlocks + 1) * c.key.blockSize()
+		if err := m.addRegionLocked(buf, off, off+size, c.key); err != nil {
 			return nil, err
 		}
 		off += size
@@ -142,14 +174,14 @@ func newNodeLinkMemory(d Driver, side linkSide, mapping DriverHandle, primary []
 	return m, nil
 }
 
-func (m *nodeLinkMemory) addRegionLocked(buf *memBuffer, start, end, blockSize int) error {
-	a, err := blockalloc.New(buf.bytes[start:end], blockSize)
+func (m *nodeLinkMemory) addRegionLocked(buf *memBuffer, start, end int, key poolKey) error {
+	a, err := blockalloc.New(buf.bytes[start:end], key.blockSize())
 	if err != nil {
 		return err
 	}
 	r := &blockRegion{buf: buf, start: start, end: end, alloc: a}
 	buf.regions = append(buf.regions, r)
-	m.classes[blockSize] = append(m.classes[blockSize], r)
+	m.classes[key] = append(m.classes[key], r)
 	return nil
 }
 
@@ -179,25 +211,37 @@ func (m *nodeLinkMemory) initialLinkState(i int) *linkState {
 	return linkStateAt(m.buffers[0].bytes, primaryLinkStatesStart+i*linkStateSize)
 }
 
-// classFor returns the smallest block size that holds n bytes, or 0.
+// classFor returns the smallest data block size that holds n bytes, or 0.
 func classFor(n int) int {
-	for _, c := range blockClasses {
-		if n <= c.size {
-			return c.size
+	for _, size := range dataClasses {
+		if n <= size {
+			return size
 		}
 	}
 	return 0
 }
 
-// allocate returns a fragment of at least n bytes and its memory, or a
-// null fragment if none is free (the caller then does without).
+// allocate returns a fragment for n bytes of data and the memory for
+// them, or a null fragment if none is free (the caller then does
+// without).
 func (m *nodeLinkMemory) allocate(n int) (fragment, []byte) {
-	size := classFor(n)
+	size := classFor(n + blockHeaderSize)
 	if size == 0 || n <= 0 {
 		return fragment{}, nil
 	}
+	f, block := m.allocateBlock(poolKey(size))
+	if f.isNull() {
+		return f, nil
+	}
+	f.size = uint32(n)
+	return f, block[blockHeaderSize : blockHeaderSize+n : blockHeaderSize+n]
+}
+
+// allocateBlock returns a whole block of the pool.
+func (m *nodeLinkMemory) allocateBlock(key poolKey) (fragment, []byte) {
+	size := key.blockSize()
 	m.mu.Lock()
-	regions := m.classes[size]
+	regions := m.classes[key]
 	m.mu.Unlock()
 	for _, r := range regions {
 		off, err := r.alloc.Alloc()
@@ -205,15 +249,25 @@ func (m *nodeLinkMemory) allocate(n int) (fragment, []byte) {
 			continue
 		}
 		at := r.start + off
-		f := fragment{buffer: r.buf.id, offset: uint32(at), size: uint32(n)}
-		return f, r.buf.bytes[at : at+n : at+n]
+		f := fragment{buffer: r.buf.id, offset: uint32(at), size: uint32(size)}
+		return f, r.buf.bytes[at : at+size : at+size]
 	}
 	return fragment{}, nil
 }
 
-// resolve returns the memory a fragment from the other node names, after
-// checking that it lies wholly inside a known buffer and inside one block.
+// resolve returns the data a fragment from the other node names, after
+// checking that it lies wholly inside one block of a known buffer.
 func (m *nodeLinkMemory) resolve(f fragment) ([]byte, bool) {
+	block, ok := m.resolveBlock(fragment{buffer: f.buffer, offset: f.offset, size: f.size + blockHeaderSize})
+	if !ok || f.size == 0 || f.size > maxFragmentSize {
+		return nil, false
+	}
+	return block[blockHeaderSize:], true
+}
+
+// resolveBlock returns the start of the block a fragment names, f.size
+// bytes long.
+func (m *nodeLinkMemory) resolveBlock(f fragment) ([]byte, bool) {
 	if f.isNull() {
 		return nil, false
 	}
@@ -263,7 +317,7 @@ func (b *memBuffer) regionAt(offset int) *blockRegion {
 // allocateLinkState returns a fresh linkState in shared memory with both
 // sides holding a reference, and its fragment.
 func (m *nodeLinkMemory) allocateLinkState() (fragment, *linkState) {
-	f, b := m.allocate(linkStateSize)
+	f, b := m.allocateBlock(linkStatePool)
 	if f.isNull() {
 		return f, nil
 	}
@@ -278,60 +332,60 @@ func (m *nodeLinkMemory) adoptLinkState(f fragment) *linkState {
 	if f.size != linkStateSize {
 		return nil
 	}
-	b, ok := m.resolve(f)
+	b, ok := m.resolveBlock(f)
 	if !ok {
 		return nil
 	}
 	return linkStateAt(b, 0)
 }
 
-// growthPlan says what buffer to add for a block size, or ok=false if the
-// class may not grow (at its cap, or already growing).
-func (m *nodeLinkMemory) planGrowth(size int) (id uint64, bytes int, ok bool) {
+// planGrowth says what buffer to add to a pool, or ok=false if the pool
+// may not grow (at its cap, or already growing).
+func (m *nodeLinkMemory) planGrowth(key poolKey) (id uint64, bytes int, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed || m.growing[size] {
+	if m.closed || m.growing[key] {
 		return 0, 0, false
 	}
-	bytes = max(growthBufferBytes, size*(minGrowthBlocks+1))
-	if m.poolBytes[size]+bytes > maxPoolBytesPerClass {
+	bytes = max(growthBufferBytes, key.blockSize()*(minGrowthBlocks+1))
+	if m.poolBytes[key]+bytes > maxPoolBytesPerClass {
 		return 0, 0, false
 	}
-	m.growing[size] = true
+	m.growing[key] = true
 	id = m.nextBufferID
 	m.nextBufferID += 2
 	return id, bytes, true
 }
 
-// addGrowthBuffer registers a mapped growth buffer of blocks of size.
-// local says whether this side made it (and planned it).
-func (m *nodeLinkMemory) addGrowthBuffer(id uint64, size int, mapping DriverHandle, bytes []byte, local bool) bool {
+// addGrowthBuffer registers a mapped growth buffer for a pool. local says
+// whether this side made it (and planned it).
+func (m *nodeLinkMemory) addGrowthBuffer(id uint64, key poolKey, mapping DriverHandle, bytes []byte, local bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if local {
-		delete(m.growing, size)
+		delete(m.growing, key)
 	}
-	if m.closed || m.buffers[id] != nil || classFor(size) != size || len(bytes) < 2*size {
+	if m.closed || m.buffers[id] != nil || !key.valid() || len(bytes) < 2*key.blockSize() {
 		return false
 	}
 	if !local && (id < 2 || id&1 != uint64(m.side.opposite())) {
 		return false
 	}
-	if m.poolBytes[size]+len(bytes) > 2*maxPoolBytesPerClass {
+	if m.poolBytes[key]+len(bytes) > 2*maxPoolBytesPerClass {
 		return false
 	}
 	buf := &memBuffer{id: id, mapping: mapping, bytes: bytes}
-	if m.addRegionLocked(buf, 0, len(bytes), size) != nil {
+	if m.addRegionLocked(buf, 0, len(bytes), key) != nil {
 		return false
 	}
 	m.buffers[id] = buf
-	m.poolBytes[size] += len(bytes)
+	m.poolBytes[key] += len(bytes)
 	return true
 }
 
 // growthFailed clears the growing mark after a failed growth attempt.
-func (m *nodeLinkMemory) growthFailed(size int) {
+func (m *nodeLinkMemory) growthFailed(key poolKey) {
 	m.mu.Lock()
-	delete(m.growing, size)
+	delete(m.growing, key)
 	m.mu.Unlock()
 }

@@ -49,7 +49,7 @@ func TestNodeLinkMemoryFragments(t *testing.T) {
 		require.False(t, ok, "%+v", f)
 		b.free(f) // must not panic
 	}
-	require.Equal(t, 0, classFor(maxFragmentSize+1))
+	require.Equal(t, 0, classFor(maxFragmentSize+blockHeaderSize+1))
 	f, _ = a.allocate(maxFragmentSize + 1)
 	require.True(t, f.isNull())
 }
@@ -75,7 +75,7 @@ func TestNodeLinkMemoryExhaustionFallsBack(t *testing.T) {
 	a, _ := newTestMemoryPair(t)
 	n := 0
 	for {
-		f, _ := a.allocate(65536)
+		f, _ := a.allocate(maxFragmentSize)
 		if f.isNull() {
 			break
 		}

@@ -60,11 +60,7 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 		case *Portal:
 			r := o.router.Swap(nil)
 			id := l.allocateSublink()
-			var stFragment fragment
-			var st *linkState
-			if m := l.sharedMemory(); m != nil {
-				stFragment, st = m.allocateLinkState()
-			}
+			stFragment, st := l.allocateLinkState()
 			link, ok := l.addSublink(id, linkPeripheralInward, sideA, r, st, stFragment)
 			desc := r.beginTransfer(id)
 			desc.linkState = stFragment
@@ -309,11 +305,15 @@ func (l *NodeLink) onPeerConsumed(m *inMessage) error {
 	return nil
 }
 
+// minSharedParcelData is the smallest parcel whose data goes through
+// shared memory; smaller ones cost less inline in their message.
+const minSharedParcelData = 129
+
 // placeInSharedMemory copies data into a block of the node pair's memory,
 // growing the pool if it is full. It returns nil if the data must go
-// inline (empty, too large, no memory, or none to be had now).
+// inline (small, too large, no memory, or none to be had now).
 func (l *NodeLink) placeInSharedMemory(data []byte) (*nodeLinkMemory, fragment) {
-	if len(data) == 0 || len(data) > maxFragmentSize {
+	if len(data) < minSharedParcelData || len(data) > maxFragmentSize {
 		return nil, fragment{}
 	}
 	memory := l.sharedMemory()
@@ -322,7 +322,7 @@ func (l *NodeLink) placeInSharedMemory(data []byte) (*nodeLinkMemory, fragment) 
 	}
 	f, block := memory.allocate(len(data))
 	if f.isNull() {
-		l.growMemory(memory, classFor(len(data)))
+		l.growMemory(memory, poolKey(classFor(len(data)+blockHeaderSize)))
 		if f, block = memory.allocate(len(data)); f.isNull() {
 			return nil, fragment{}
 		}

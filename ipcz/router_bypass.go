@@ -176,12 +176,7 @@ func (r *Router) abandonBypass() {
 // StopProxyingToLocalPeer.
 func (r *Router) bypassLocalPeer(x *Router, yToX routerLink, toZ *remoteLink) {
 	nl := toZ.nodeLink
-	memory := nl.sharedMemory()
-	var f fragment
-	var st *linkState
-	if memory != nil {
-		f, st = memory.allocateLinkState()
-	}
+	f, st := nl.allocateLinkState()
 	id := nl.allocateSublink()
 	xToZ, ok := nl.addSublink(id, linkCentral, sideA, x, st, f)
 	if !ok {

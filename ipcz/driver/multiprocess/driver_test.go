@@ -20,10 +20,10 @@ func newKit(t *testing.T) *kit {
 	d := newDriver(t)
 	k := &kit{d: d}
 	var err error
-	var peer ipcz.DriverHandle
+	var peer, peer2 ipcz.DriverHandle
 	k.idle, peer, err = d.NewTransportPair()
 	require.NoError(t, err)
-	k.active, peer2, err := d.NewTransportPair()
+	k.active, peer2, err = d.NewTransportPair()
 	require.NoError(t, err)
 	activate(t, d, k.active)
 	k.mem, err = d.AllocateSharedMemory(4096)
@@ -92,6 +92,12 @@ func TestTransportArgumentErrors(t *testing.T) {
 	require.IsType(t, &transmissible{}, d.lookup(k.trans))
 	require.Equal(t, ipcz.ResourceExhausted, d.Transmit(k.active, make([]byte, MaxMessageBytes+1), nil))
 	require.Equal(t, ipcz.ResourceExhausted, d.Transmit(k.active, nil, make([]ipcz.DriverHandle, MaxMessageHandles+1)))
+	// More than 64 descriptors per byte of the frame cannot be carried.
+	many := make([]ipcz.DriverHandle, fdsPerSendmsg*frameHeaderSize+1)
+	for i := range many {
+		many[i] = k.trans
+	}
+	require.Equal(t, ipcz.InvalidArgument, d.Transmit(k.active, nil, many))
 
 	// CreateTransports makes idle, serializable transports.
 	a, b, err := d.CreateTransports(k.idle, k.active)

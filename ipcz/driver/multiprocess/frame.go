@@ -178,10 +178,10 @@ func (f *outFrame) size() int { return frameHeaderSize + len(f.data) }
 func (f *outFrame) done() bool { return f.off == f.size() }
 
 // own makes the frame independent of the caller's buffer by copying its
-// data.
-func (f *outFrame) own() {
+// data into buf (grown if too small).
+func (f *outFrame) own(buf []byte) {
 	if !f.owned {
-		f.data = append([]byte(nil), f.data...)
+		f.data = append(buf[:0], f.data...)
 		f.owned = true
 	}
 }

@@ -38,6 +38,7 @@ func registerChild(name string, f func() int) {
 func TestMain(m *testing.M) {
 	if name := os.Getenv(childEnv); name != "" {
 		os.Unsetenv(childEnv)
+		warmUpPoller()
 		f := children[name]
 		if f == nil {
 			fmt.Fprintf(os.Stderr, "unknown child %q\n", name)
@@ -329,7 +330,8 @@ func newPair(t testing.TB, d *Driver) (a, b ipcz.DriverHandle, ra, rb *recorder)
 func startChild(t testing.TB, d *Driver, name string, wantExit func(*exec.ExitError) bool) ipcz.DriverHandle {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+name)
+	// GORACE: the race detector otherwise sleeps a second at exit.
+	cmd.Env = append(os.Environ(), childEnv+"="+name, "GORACE=atexit_sleep_ms=0")
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
 	h, err := d.Spawn(cmd)
@@ -373,7 +375,11 @@ type childKit struct {
 
 // newChildKit adopts the inherited transport and activates it.
 func newChildKit() *childKit {
-	k := &childKit{d: New(), r: newRecorder(), before: openFDs()}
+	// The inherited socket is in the baseline of the leak check; the
+	// transport closes it before the check.
+	inherited := os.Getenv(TransportFDEnv)
+	before := slices.DeleteFunc(openFDs(), func(fd string) bool { return fd == inherited })
+	k := &childKit{d: New(), r: newRecorder(), before: before}
 	h, err := k.d.TransportFromEnvironment()
 	if err != nil {
 		k.fatalf("TransportFromEnvironment: %v", err)

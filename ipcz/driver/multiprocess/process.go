@@ -96,8 +96,15 @@ func (d *Driver) Spawn(cmd *exec.Cmd) (ipcz.DriverHandle, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The child's end is close-on-exec here; os/exec dup2s it into place
-	// in the child, which clears that flag there only.
+	// The child gets its end in blocking mode, as programs expect of an
+	// inherited descriptor (TransportFromEnvironment makes it
+	// non-blocking again). It is close-on-exec here; os/exec dup2s it into
+	// place in the child, which clears that flag there only.
+	if err := setBlocking(child); err != nil {
+		closeFD(parent)
+		closeFD(child)
+		return 0, err
+	}
 	childFile := os.NewFile(uintptr(child), "ipcz-transport-child")
 	childFD := 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, childFile)
@@ -105,7 +112,7 @@ func (d *Driver) Spawn(cmd *exec.Cmd) (ipcz.DriverHandle, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	env = slicesDeleteEnv(env, TransportFDEnv)
+	env = withoutEnv(env, TransportFDEnv)
 	cmd.Env = append(env, TransportFDEnv+"="+strconv.Itoa(childFD))
 	err = cmd.Start()
 	childFile.Close()
@@ -116,8 +123,8 @@ func (d *Driver) Spawn(cmd *exec.Cmd) (ipcz.DriverHandle, error) {
 	return d.insert(newTransport(d, parent)), nil
 }
 
-// slicesDeleteEnv returns env without the entries for key.
-func slicesDeleteEnv(env []string, key string) []string {
+// withoutEnv returns env without the entries for key.
+func withoutEnv(env []string, key string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
 		if !strings.HasPrefix(kv, key+"=") {

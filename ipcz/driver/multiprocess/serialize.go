@@ -161,20 +161,27 @@ func (d *Driver) Deserialize(data []byte, handles []ipcz.DriverHandle, transport
 		return 0, ipcz.InvalidArgument
 	}
 
+	var o object
+	switch wk {
+	case wireTransport:
+		o = newTransport(d, tr.fd)
+	case wireFD:
+		o = &fdObject{fd: tr.fd}
+	default:
+		o = &memory{region: region}
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.removeLocked(handles[0], tr) == nil { // consumed meanwhile
+		d.mu.Unlock()
 		if region != nil {
 			_ = region.Close()
 		}
 		return 0, ipcz.InvalidArgument
 	}
-	switch wk {
-	case wireTransport:
-		return d.insertLocked(newTransport(d, tr.fd)), nil
-	case wireFD:
-		return d.insertLocked(&fdObject{fd: tr.fd}), nil
+	h := d.insertLocked(o)
+	d.mu.Unlock()
+	if region != nil {
+		closeFD(tr.fd) // the region holds its own descriptor
 	}
-	closeFD(tr.fd) // the region holds its own descriptor
-	return d.insertLocked(&memory{region: region}), nil
+	return h, nil
 }

@@ -181,12 +181,3 @@ func parseRights(oob []byte) (fds []int, ok bool) {
 // errMalformed is what the frame decoder and the receive path report for
 // traffic no honest peer sends.
 var errMalformed = errors.New("multiprocess: malformed traffic from peer")
-
-// shutdownSocket shuts down both directions of a socket without closing
-// it. Used by tests through the transport to simulate a dead peer.
-func shutdownSocket(fd int) error {
-	if err := unix.Shutdown(fd, unix.SHUT_RDWR); err != nil {
-		return os.NewSyscallError("shutdown", err)
-	}
-	return nil
-}

@@ -93,7 +93,17 @@ type transport struct {
 		// Guarded by w.
 		bufs [][]byte
 		fds  []int
+		// spare holds the data buffers of frames sent from the queue,
+		// for reuse by the next frames queued. Guarded by w.
+		spare [][]byte
+		// direct is the frame being sent by sendDirect, and directErr
+		// its result. Guarded by w.
+		direct    *outFrame
+		directErr error
 	}
+	// sendDirectFn is t.sendDirect, bound once so that each Transmit does
+	// not allocate a closure. Immutable.
+	sendDirectFn func(fd uintptr)
 	// drained is signalled whenever the queue shrinks or the transport
 	// stops; Transmit calls blocked by back-pressure wait on it. Its L is
 	// &w.Mutex.
@@ -115,6 +125,7 @@ func newTransport(d *Driver, fd int) *transport {
 	t := &transport{d: d, stop: make(chan struct{})}
 	t.mu.fd = fd
 	t.drained.L = &t.w.Mutex
+	t.sendDirectFn = t.sendDirect
 	return t
 }
 
@@ -312,8 +323,11 @@ func (t *transport) close() {
 // been delivered. Likewise a frame partly sent when the peer goes away.
 //
 // On success the driver owns the handles. Errors (the caller then keeps
-// the handles): InvalidArgument if transport is not a transport, or a
-// handle is not a transmissible object or appears twice; ResourceExhausted
+// the handles): InvalidArgument if transport is not a transport, if a
+// handle is not a transmissible object or appears twice, or if there are
+// more than 64 handles per byte of the frame (8 + len(data); see the
+// package documentation: only a message of more than 512 handles with
+// little data can hit this); ResourceExhausted
 // for more than MaxMessageBytes of data or MaxMessageHandles handles, or
 // the handler limit above; FailedPrecondition if the transport is not
 // active (not activated yet, or deactivating); InvalidArgument if it is
@@ -325,6 +339,9 @@ func (d *Driver) Transmit(transport ipcz.DriverHandle, data []byte, handles []ip
 	}
 	if len(data) > MaxMessageBytes || len(handles) > MaxMessageHandles {
 		return ipcz.ResourceExhausted
+	}
+	if fdGroups(len(handles)) > frameHeaderSize+len(data) {
+		return ipcz.InvalidArgument // no byte to carry some descriptors
 	}
 	t.mu.Lock()
 	closed, state, s := t.mu.closed, t.mu.state, t.mu.sock
@@ -414,8 +431,11 @@ func (t *transport) send(s *sock, f *outFrame) error {
 
 	if !t.w.writing {
 		// Nothing queued: try the socket now.
-		var err error
-		if cerr := s.rc.Control(func(fd uintptr) { err = t.flushLocked(int(fd), f) }); cerr != nil {
+		t.w.direct = f
+		cerr := s.rc.Control(t.sendDirectFn)
+		err := t.w.directErr
+		t.w.direct, t.w.directErr = nil, nil
+		if cerr != nil {
 			return ipcz.InvalidArgument // closed under us
 		}
 		switch {
@@ -427,7 +447,7 @@ func (t *transport) send(s *sock, f *outFrame) error {
 			return nil
 		}
 	}
-	f.own()
+	f.own(t.spareLocked(len(f.data)))
 	q := new(outFrame)
 	*q = *f
 	t.w.queue = append(t.w.queue, q)
@@ -439,6 +459,40 @@ func (t *transport) send(s *sock, f *outFrame) error {
 		go t.writeLoop(s)
 	}
 	return nil
+}
+
+// sendDirect is the poller callback of send's first attempt. Called with
+// t.w held.
+func (t *transport) sendDirect(fd uintptr) {
+	t.w.directErr = t.flushLocked(int(fd), t.w.direct)
+}
+
+// Buffer reuse limits: at most maxSpare buffers of at most maxSpareBytes.
+const (
+	maxSpare      = 4
+	maxSpareBytes = 1 << 20
+)
+
+// spareLocked returns a buffer to copy n bytes of a frame's data into: a
+// spare one if one is large enough, or nil (to be allocated).
+func (t *transport) spareLocked(n int) []byte {
+	for i, b := range t.w.spare {
+		if cap(b) >= n {
+			last := len(t.w.spare) - 1
+			t.w.spare[i], t.w.spare[last] = t.w.spare[last], nil
+			t.w.spare = t.w.spare[:last]
+			return b
+		}
+	}
+	return nil
+}
+
+// recycleLocked keeps the data buffer of a frame sent from the queue.
+func (t *transport) recycleLocked(f *outFrame) {
+	if f.owned && cap(f.data) > 0 && cap(f.data) <= maxSpareBytes && len(t.w.spare) < maxSpare {
+		t.w.spare = append(t.w.spare, f.data[:0])
+	}
+	f.data = nil
 }
 
 // flushLocked sends as much of f as the socket takes, closing each
@@ -510,6 +564,7 @@ func (t *transport) writeLoop(s *sock) {
 				t.w.writing = false
 				return true
 			}
+			t.recycleLocked(f)
 			t.w.queue[0] = nil
 			t.w.queue = t.w.queue[1:]
 		}

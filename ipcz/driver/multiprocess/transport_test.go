@@ -168,7 +168,7 @@ func transmissibleFDs(t testing.TB, d *Driver, n int) ([]ipcz.DriverHandle, []*o
 }
 
 func TestManyFDsInOneMessage(t *testing.T) {
-	for _, n := range []int{1, fdsPerSendmsg, fdsPerSendmsg + 1, 3*fdsPerSendmsg + 5} {
+	for _, n := range []int{1, fdsPerSendmsg, fdsPerSendmsg + 1, 3*fdsPerSendmsg + 5, 600} {
 		t.Run("", func(t *testing.T) {
 			d := newDriver(t)
 			a, _, _, rb := newPair(t, d)
@@ -178,10 +178,12 @@ func TestManyFDsInOneMessage(t *testing.T) {
 					f.Close()
 				}
 			}()
-			require.NoError(t, d.Transmit(a, []byte("x"), hs))
+			// Enough bytes to carry the descriptors, 64 to a byte.
+			data := bytes.Repeat([]byte("x"), 16)
+			require.NoError(t, d.Transmit(a, data, hs))
 			require.NoError(t, d.Transmit(a, []byte("y"), hs[:0]))
 			ev := rb.nextMessage(t)
-			require.Equal(t, "x", string(ev.data))
+			require.Equal(t, data, ev.data)
 			require.Len(t, ev.handles, n)
 			// Each received descriptor is the write end of the pipe whose read
 			// end we kept, in order.
