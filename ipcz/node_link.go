@@ -146,6 +146,13 @@ func (l *NodeLink) addSublink(id SublinkID, typ linkType, side linkSide, r *Rout
 	if _, used := l.sublinks[id]; used {
 		return nil, false
 	}
+	if st != nil {
+		// The link's state lives in the link's memory: hold it mapped.
+		if l.memory == nil || !l.memory.acquire() {
+			return nil, false
+		}
+		rl.memory = l.memory
+	}
 	l.sublinks[id] = rl
 	return rl, true
 }
@@ -357,15 +364,25 @@ func (l *NodeLink) fail(bad bool) {
 	if offered != nil {
 		l.driver.Close(offered.mapping)
 	}
-	// The memory stays mapped: routers that held links here may still be
-	// reading states or parcel data in it; it goes when they do.
-	_ = memory
+	// The sublinks' links are released here (their routers no longer use
+	// them); the memory is unmapped once the last parcel or link using it
+	// lets go.
+	for _, rl := range sublinks {
+		rl.release()
+	}
+	if memory != nil {
+		memory.release()
+	}
 }
 
-// sharedMemory returns the link's shared memory (nil before the
-// handshake).
-func (l *NodeLink) sharedMemory() *nodeLinkMemory {
+// acquireMemory returns the link's shared memory with a reference the
+// caller must release, or nil (before the handshake, or once unmapped).
+func (l *NodeLink) acquireMemory() *nodeLinkMemory {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.memory
+	m := l.memory
+	l.mu.Unlock()
+	if m == nil || !m.acquire() {
+		return nil
+	}
+	return m
 }

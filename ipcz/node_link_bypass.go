@@ -177,15 +177,9 @@ func (l *NodeLink) onAcceptBypassLink(m *inMessage) error {
 	if !allowed {
 		return wire.ErrMalformed
 	}
-	var st *linkState
-	if !f.isNull() {
-		memory := l.sharedMemory()
-		if memory == nil {
-			return wire.ErrMalformed
-		}
-		if st = memory.adoptLinkState(f); st == nil {
-			return wire.ErrMalformed
-		}
+	st, ok := l.adoptLinkState(f)
+	if !ok {
+		return wire.ErrMalformed
 	}
 	x := xToY.router
 	xToZ, ok := l.addSublink(newSublink, linkCentral, sideB, x, st, f)
@@ -279,15 +273,9 @@ func (l *NodeLink) onBypassPeerWithLink(m *inMessage) error {
 	if !toY.typ.carriesInbound() || !allowed {
 		return wire.ErrMalformed
 	}
-	var st *linkState
-	if !f.isNull() {
-		memory := l.sharedMemory()
-		if memory == nil {
-			return wire.ErrMalformed
-		}
-		if st = memory.adoptLinkState(f); st == nil {
-			return wire.ErrMalformed
-		}
+	st, ok := l.adoptLinkState(f)
+	if !ok {
+		return wire.ErrMalformed
 	}
 	z := toY.router
 	zToX, ok := l.addSublink(newSublink, linkCentral, sideB, z, st, f)

@@ -22,10 +22,11 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 // can be had now; the new link then works without shared state (and
 // cannot be bypassed).
 func (l *NodeLink) allocateLinkState() (fragment, *linkState) {
-	memory := l.sharedMemory()
+	memory := l.acquireMemory()
 	if memory == nil {
 		return fragment{}, nil
 	}
+	defer memory.release()
 	f, st := memory.allocateLinkState()
 	if st == nil {
 		l.growMemory(memory, linkStatePool)
@@ -97,11 +98,15 @@ func (l *NodeLink) onAddBlockBuffer(m *inMessage) error {
 	if err != nil {
 		return err
 	}
-	memory := l.sharedMemory()
+	memory := l.acquireMemory()
 	if d.Finish() != nil || memory == nil {
 		l.driver.Close(mem)
+		if memory != nil {
+			memory.release()
+		}
 		return wire.ErrMalformed
 	}
+	defer memory.release()
 	mapping, bytes, err := l.driver.MapSharedMemory(mem)
 	l.driver.Close(mem)
 	if err != nil {
@@ -194,4 +199,20 @@ func (l *NodeLink) failMemoryRequestsLocked() []func(DriverHandle) {
 	}
 	l.memoryRequests = nil
 	return fs
+}
+
+// adoptLinkState resolves a linkState the other side allocated (a null
+// fragment means none). ok is false for a fragment that names no valid
+// state block.
+func (l *NodeLink) adoptLinkState(f fragment) (*linkState, bool) {
+	if f.isNull() {
+		return nil, true
+	}
+	memory := l.acquireMemory()
+	if memory == nil {
+		return nil, false
+	}
+	defer memory.release()
+	st := memory.adoptLinkState(f)
+	return st, st != nil
 }

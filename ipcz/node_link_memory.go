@@ -2,6 +2,7 @@ package ipcz
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/ipcz-go/ipcz-go/internal/blockalloc"
 	"github.com/ipcz-go/ipcz-go/internal/wire"
@@ -143,6 +144,32 @@ type nodeLinkMemory struct {
 	// growing marks pools with a growth buffer being made. Guarded by mu.
 	growing map[poolKey]bool
 	closed  bool
+
+	// refs counts the users of the memory: the NodeLink while it lives,
+	// each remote link whose state is in it, each parcel whose bytes are,
+	// and anyone briefly using it (acquire). The buffers are unmapped when
+	// it drops to zero. Atomic.
+	refs atomic.Int64
+}
+
+// acquire takes a reference if the memory is still mapped.
+func (m *nodeLinkMemory) acquire() bool {
+	for {
+		n := m.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if m.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference, unmapping the memory with the last one.
+func (m *nodeLinkMemory) release() {
+	if m.refs.Add(-1) == 0 {
+		m.close()
+	}
 }
 
 // newNodeLinkMemory adopts a mapped primary buffer. The side that created
@@ -161,6 +188,7 @@ func newNodeLinkMemory(d Driver, side linkSide, mapping DriverHandle, primary []
 		nextBufferID: 2 + uint64(side),
 		growing:      make(map[poolKey]bool),
 	}
+	m.refs.Store(1)
 	buf := &memBuffer{id: 0, mapping: mapping, bytes: primary}
 	off := primaryBlocksStart
 	for _, c := range blockClasses {
@@ -185,7 +213,7 @@ func (m *nodeLinkMemory) addRegionLocked(buf *memBuffer, start, end int, key poo
 	return nil
 }
 
-// close unmaps every buffer.
+// close unmaps every buffer; only release calls it.
 func (m *nodeLinkMemory) close() {
 	m.mu.Lock()
 	if m.closed {

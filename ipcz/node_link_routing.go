@@ -33,6 +33,7 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 	data := p.remainingData()
 	shared, f := l.placeInSharedMemory(data)
 	if shared != nil {
+		defer shared.release()
 		m.params.U8(parcelDataShared)
 		encodeFragment(&m.params, f)
 	} else {
@@ -153,12 +154,17 @@ func (l *NodeLink) onAcceptParcel(m *inMessage) error {
 		}
 	case parcelDataShared:
 		f := decodeFragment(d)
-		memory := l.sharedMemory()
-		if d.Failed() || memory == nil {
+		if d.Failed() {
 			return wire.ErrMalformed
 		}
+		memory := l.acquireMemory()
+		if memory == nil {
+			return wire.ErrMalformed
+		}
+		// The parcel keeps this reference until its data is released.
 		data, ok := memory.resolve(f)
 		if !ok {
+			memory.release()
 			return wire.ErrMalformed
 		}
 		// The bytes stay in shared memory until consumed: the other node
@@ -241,15 +247,9 @@ func (l *NodeLink) decodeParcelObject(m *inMessage) (Object, error) {
 		if !allowed {
 			return nil, wire.ErrMalformed
 		}
-		var st *linkState
-		if !desc.linkState.isNull() {
-			m := l.sharedMemory()
-			if m == nil {
-				return nil, wire.ErrMalformed
-			}
-			if st = m.adoptLinkState(desc.linkState); st == nil {
-				return nil, wire.ErrMalformed
-			}
+		st, ok := l.adoptLinkState(desc.linkState)
+		if !ok {
+			return nil, wire.ErrMalformed
 		}
 		r := newRouterFromDescriptor(&desc)
 		link, ok := l.addSublink(desc.newSublink, linkPeripheralOutward, sideB, r, st, desc.linkState)
@@ -310,13 +310,14 @@ func (l *NodeLink) onPeerConsumed(m *inMessage) error {
 const minSharedParcelData = 129
 
 // placeInSharedMemory copies data into a block of the node pair's memory,
-// growing the pool if it is full. It returns nil if the data must go
-// inline (small, too large, no memory, or none to be had now).
+// growing the pool if it is full, and returns the memory with a reference
+// the caller releases. It returns nil if the data must go inline (small,
+// too large, no memory, or none to be had now).
 func (l *NodeLink) placeInSharedMemory(data []byte) (*nodeLinkMemory, fragment) {
 	if len(data) < minSharedParcelData || len(data) > maxFragmentSize {
 		return nil, fragment{}
 	}
-	memory := l.sharedMemory()
+	memory := l.acquireMemory()
 	if memory == nil {
 		return nil, fragment{}
 	}
@@ -324,6 +325,7 @@ func (l *NodeLink) placeInSharedMemory(data []byte) (*nodeLinkMemory, fragment) 
 	if f.isNull() {
 		l.growMemory(memory, poolKey(classFor(len(data)+blockHeaderSize)))
 		if f, block = memory.allocate(len(data)); f.isNull() {
+			memory.release()
 			return nil, fragment{}
 		}
 	}

@@ -39,6 +39,7 @@ func (p *Parcel) remainingObjects() []Object { return p.objects[p.objectsTaken:]
 func (p *Parcel) releaseData() {
 	if p.shared != nil {
 		p.shared.free(p.fragment)
+		p.shared.release()
 		p.shared = nil
 		p.data, p.consumed = nil, 0
 	}

@@ -1,5 +1,7 @@
 package ipcz
 
+import "sync/atomic"
+
 // SublinkID names one route's link within a NodeLink. Initial portals use
 // 0..n-1; after that side A allocates even ids and side B odd ones, so the
 // two nodes never collide.
@@ -18,6 +20,12 @@ type remoteLink struct {
 	// slots of initial portals). Immutable.
 	st         *linkState
 	stFragment fragment
+	// memory holds a reference on the node pair's memory while st lives
+	// in it (nil otherwise). Immutable.
+	memory *nodeLinkMemory
+	// released is set once the link's hold on its sublink and memory has
+	// been let go: by the router retiring it, or by its NodeLink failing.
+	released atomic.Bool
 }
 
 func (l *remoteLink) linkType() linkType { return l.typ }
@@ -48,11 +56,18 @@ func (l *remoteLink) flushPeer() {
 
 func (l *remoteLink) deactivate() {
 	l.nodeLink.removeSublink(l.sublink, l)
-	if l.st != nil && !l.stFragment.isNull() && l.st.release() {
-		if m := l.nodeLink.sharedMemory(); m != nil {
-			m.free(l.stFragment)
-		}
+	l.release()
+}
+
+// release lets go of the link's state and memory, once.
+func (l *remoteLink) release() {
+	if !l.released.CompareAndSwap(false, true) || l.memory == nil {
+		return
 	}
+	if !l.stFragment.isNull() && l.st.release() {
+		l.memory.free(l.stFragment)
+	}
+	l.memory.release()
 }
 
 // routerDescriptor is what travels in a parcel in place of a portal: enough

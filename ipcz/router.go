@@ -69,6 +69,13 @@ type Router struct {
 	bypassing       bool
 	bypassCommitted bool
 	bypassAbandoned bool
+
+	// owedNotify is a link whose far side asked to hear of our consumption
+	// when we published on it, and recheckRemote asks to re-evaluate
+	// remote traps against a new link's counts; flush does both. Guarded
+	// by mu.
+	owedNotify    routerLink
+	recheckRemote bool
 }
 
 func newRouter() *Router { return &Router{id: routerIDs.Add(1)} }
@@ -347,6 +354,8 @@ func (r *Router) flush() {
 	retired := r.finishDecayLocked()
 	retired = append(retired, r.retireLinksLocked()...)
 	flushPeer := r.markStableLocked()
+	owedNotify, recheck := r.owedNotify, r.recheckRemote
+	r.owedNotify, r.recheckRemote = nil, false
 	r.mu.Unlock()
 
 	for _, s := range sends {
@@ -363,6 +372,12 @@ func (r *Router) flush() {
 	}
 	if flushPeer != nil {
 		flushPeer.flushPeer()
+	}
+	if owedNotify != nil {
+		owedNotify.notifyPeerConsumed()
+	}
+	if recheck {
+		r.onPeerConsumed()
 	}
 	r.maybeStartBypass()
 }

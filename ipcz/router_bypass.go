@@ -94,16 +94,21 @@ func (r *Router) setOutwardPrimaryLocked(next routerLink) {
 }
 
 // publishOnLocked writes the router's consumption counts into l's state
-// and re-arms remote monitoring there if traps need it.
+// and re-arms remote monitoring there if traps need it. What this owes the
+// far side (a notification it asked for) and itself (a look at the new
+// link's counts for its remote traps) is done by the next flush.
 // Preconditions: mu held.
 func (r *Router) publishOnLocked(l routerLink) {
 	st := l.state()
 	if st == nil {
 		return
 	}
-	st.publishConsumed(l.side(), r.inbound.nextSequenceNumber(), r.consumedBytes)
+	if st.publishConsumed(l.side(), r.inbound.nextSequenceNumber(), r.consumedBytes) {
+		r.owedNotify = l
+	}
 	if r.traps.needsRemoteState() {
 		st.monitorPeer(l.side())
+		r.recheckRemote = true
 	}
 }
 

@@ -206,6 +206,10 @@ func stableBit(s linkSide) uint32  { return 1 << s }
 func waitingBit(s linkSide) uint32 { return 4 << s }
 func lockedBit(s linkSide) uint32  { return 16 << s }
 
+// closedBit marks a lock taken for closure: it keeps bypasses out but not
+// the other side's own closure.
+func closedBit(s linkSide) uint32 { return 64 << s }
+
 const lockedBits = 16 | 32
 
 // markStable sets side's stable bit and reports whether the other side
@@ -252,14 +256,16 @@ func (s *linkState) tryLockForBypass(side linkSide, source NodeName) bool {
 }
 
 // tryLockForClosure locks the link so side can send its closure, unless
-// the other side holds it (for a bypass that will replace the link).
+// the other side holds it for a bypass (which will replace the link).
 func (s *linkState) tryLockForClosure(side linkSide) bool {
+	other := side.opposite()
 	for {
 		old := s.status.Load()
-		if old&lockedBit(side.opposite()) != 0 {
+		if old&lockedBit(other) != 0 && old&closedBit(other) == 0 {
 			return false
 		}
-		if old&lockedBit(side) != 0 || s.status.CompareAndSwap(old, old|lockedBit(side)) {
+		mine := lockedBit(side) | closedBit(side)
+		if old&mine == mine || s.status.CompareAndSwap(old, old|mine) {
 			return true
 		}
 	}
