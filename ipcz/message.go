@@ -27,6 +27,8 @@ const (
 	msgAcceptIndirectIntroduction  msgType = 15
 	msgRejectIndirectIntroduction  msgType = 16
 	msgAddBlockBuffer              msgType = 14
+	msgBlockBufferAdded            msgType = 17
+	msgSetLinkState                msgType = 25
 	msgAcceptParcel                msgType = 20
 	msgAcceptParcelDriverObjects   msgType = 21
 	msgRouteClosed                 msgType = 22

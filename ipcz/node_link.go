@@ -78,6 +78,9 @@ type NodeLink struct {
 	// end, by id. Guarded by mu.
 	memoryRequests    map[uint64]func(DriverHandle)
 	nextMemoryRequest uint64
+	// pendingGrowth holds growth buffers sent and not yet acknowledged.
+	// Guarded by mu.
+	pendingGrowth map[uint64]*pendingGrowthBuffer
 	// localMemory is a primary buffer this side offered in the handshake,
 	// kept until the handshake decides whose buffer the link uses.
 	// Guarded by mu.
@@ -126,6 +129,12 @@ func (l *NodeLink) allocateSublink() SublinkID {
 	return id
 }
 
+// isLocallyAllocatedLocked reports whether this side allocated id.
+// Preconditions: mu held.
+func (l *NodeLink) isLocallyAllocatedLocked(id SublinkID) bool {
+	return id >= firstAllocatedSublink && (id-firstAllocatedSublink)&1 == uint64(l.side)
+}
+
 // isRemotelyAllocated reports whether id is one the other side may have
 // allocated. Preconditions: mu held.
 func (l *NodeLink) isRemotelyAllocatedLocked(id SublinkID) bool {
@@ -137,7 +146,7 @@ func (l *NodeLink) isRemotelyAllocatedLocked(id SublinkID) bool {
 // initial portal's fixed slot; or neither). It fails if the id is in use
 // or the link has failed.
 func (l *NodeLink) addSublink(id SublinkID, typ linkType, side linkSide, r *Router, st *linkState, f fragment) (*remoteLink, bool) {
-	rl := &remoteLink{nodeLink: l, sublink: id, typ: typ, s: side, router: r, st: st, stFragment: f}
+	rl := &remoteLink{nodeLink: l, sublink: id, typ: typ, s: side, router: r}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.phase == phaseFailed {
@@ -146,12 +155,8 @@ func (l *NodeLink) addSublink(id SublinkID, typ linkType, side linkSide, r *Rout
 	if _, used := l.sublinks[id]; used {
 		return nil, false
 	}
-	if st != nil {
-		// The link's state lives in the link's memory: hold it mapped.
-		if l.memory == nil || !l.memory.acquire() {
-			return nil, false
-		}
-		rl.memory = l.memory
+	if st != nil && (l.memory == nil || !rl.attachState(st, f, l.memory)) {
+		return nil, false
 	}
 	l.sublinks[id] = rl
 	return rl, true
@@ -294,6 +299,10 @@ func (l *NodeLink) dispatch(m *inMessage) error {
 		return l.onReferralRejected(m)
 	case msgAddBlockBuffer:
 		return l.onAddBlockBuffer(m)
+	case msgBlockBufferAdded:
+		return l.onBlockBufferAdded(m)
+	case msgSetLinkState:
+		return l.onSetLinkState(m)
 	case msgRequestMemory:
 		return l.onRequestMemory(m)
 	case msgProvideMemory:
@@ -334,7 +343,12 @@ func (l *NodeLink) fail(bad bool) {
 	l.localMemory = nil
 	halfParcels, halfBoxes := l.dropRelayedLocked()
 	memoryWaiters := l.failMemoryRequestsLocked()
+	growth := l.pendingGrowth
+	l.pendingGrowth = nil
 	l.mu.Unlock()
+	for _, g := range growth {
+		l.driver.Close(g.mapping)
+	}
 	for _, f := range memoryWaiters {
 		f(InvalidDriverHandle)
 	}

@@ -110,8 +110,8 @@ func (l *NodeLink) bypassToPeerOnThisNode(toY *remoteLink, xSublink SublinkID) e
 		l.sendBypassAbandoned(toY.sublink)
 		return nil
 	}
-	if !xToY.typ.carriesInbound() || xToY.typ != linkCentral || xToY.st == nil ||
-		!xToY.st.isLockedForBypassBy(xToY.s.opposite(), l.node.Name()) {
+	if st := xToY.state(); !xToY.typ.carriesInbound() || xToY.typ != linkCentral || st == nil ||
+		!st.isLockedForBypassBy(xToY.s.opposite(), l.node.Name()) {
 		return wire.ErrMalformed
 	}
 	x, z := xToY.router, toY.router
@@ -167,8 +167,8 @@ func (l *NodeLink) onAcceptBypassLink(m *inMessage) error {
 		return nil
 	}
 	// Only the node Y named when it locked the link may ask.
-	if !xToY.typ.carriesInbound() || xToY.typ != linkCentral || xToY.st == nil ||
-		!xToY.st.isLockedForBypassBy(xToY.s.opposite(), l.RemoteName()) {
+	if st := xToY.state(); !xToY.typ.carriesInbound() || xToY.typ != linkCentral || st == nil ||
+		!st.isLockedForBypassBy(xToY.s.opposite(), l.RemoteName()) {
 		return wire.ErrMalformed
 	}
 	l.mu.Lock()

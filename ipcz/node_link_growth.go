@@ -4,13 +4,14 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 
 // Growing a node pair's memory, and allocation delegation.
 //
-// When a size class of a link's pool is full, the side that needs a block
-// makes a growth buffer, sends it with AddBlockBuffer(id, block size,
-// memory) and only then uses it, so the other side always knows a buffer
-// before any message names it. A buffer that the driver cannot pass
-// directly over the link is never used (a relayed AddBlockBuffer could
-// arrive after the parcels that use it); that class then stops growing and
-// its parcels go inline.
+// When a pool of a link's memory is full, the side that needs a block
+// makes a growth buffer, sends it with AddBlockBuffer(id, pool, memory)
+// and uses it only once the other side answers BlockBufferAdded(id), so
+// the other side always knows a buffer before any message names it (even
+// when the driver cannot pass the memory directly and it goes through the
+// broker). Meanwhile parcels go inline, and new links go without shared
+// state: once the state pool has grown, the side that made each such link
+// gives it a state with SetLinkState(sublink, state).
 //
 // A node connected with ConnectNodeToAllocationDelegate never allocates
 // shared memory itself: it asks the node it connected to with
@@ -70,24 +71,127 @@ func (l *NodeLink) growMemory(memory *nodeLinkMemory, key poolKey) {
 // shareGrowthBuffer maps a new buffer, sends it to the other side, and
 // adds it to the pool.
 func (l *NodeLink) shareGrowthBuffer(memory *nodeLinkMemory, id uint64, key poolKey, mem DriverHandle) {
-	if needsRelay(l.driver, mem, l.transport) {
-		// Leave the class marked as growing: it will not grow again.
-		l.driver.Close(mem)
-		return
-	}
 	mapping, bytes, err := l.driver.MapSharedMemory(mem)
 	if err != nil {
 		l.driver.Close(mem)
 		memory.growthFailed(key)
 		return
 	}
+	l.mu.Lock()
+	if l.phase == phaseFailed {
+		l.mu.Unlock()
+		l.driver.Close(mem)
+		l.driver.Close(mapping)
+		return
+	}
+	if l.pendingGrowth == nil {
+		l.pendingGrowth = make(map[uint64]*pendingGrowthBuffer)
+	}
+	l.pendingGrowth[id] = &pendingGrowthBuffer{key: key, mapping: mapping, bytes: bytes}
+	l.mu.Unlock()
 	m := newOutMessage(msgAddBlockBuffer)
 	m.params.U64(id)
 	m.params.U32(uint32(key))
 	m.addObject(mem)
-	if !l.transmit(m) || !memory.addGrowthBuffer(id, key, mapping, bytes, true) {
-		l.driver.Close(mapping)
+	l.transmit(m)
+}
+
+// pendingGrowthBuffer is a growth buffer sent to the other side and not
+// yet acknowledged.
+type pendingGrowthBuffer struct {
+	key     poolKey
+	mapping DriverHandle
+	bytes   []byte
+}
+
+// onBlockBufferAdded: the other side has mapped a growth buffer we sent;
+// it joins our pool now.
+func (l *NodeLink) onBlockBufferAdded(m *inMessage) error {
+	id := m.params.U64()
+	if err := m.params.Finish(); err != nil {
+		return err
 	}
+	l.mu.Lock()
+	pending := l.pendingGrowth[id]
+	delete(l.pendingGrowth, id)
+	l.mu.Unlock()
+	if pending == nil {
+		return wire.ErrMalformed
+	}
+	memory := l.acquireMemory()
+	if memory == nil {
+		l.driver.Close(pending.mapping)
+		return nil
+	}
+	defer memory.release()
+	if !memory.addGrowthBuffer(id, pending.key, pending.mapping, pending.bytes, true) {
+		l.driver.Close(pending.mapping)
+		return nil
+	}
+	if pending.key == linkStatePool {
+		l.provideMissingLinkStates(memory)
+	}
+	return nil
+}
+
+// provideMissingLinkStates gives the links this side made without shared
+// state a state each, as far as the pool allows.
+func (l *NodeLink) provideMissingLinkStates(memory *nodeLinkMemory) {
+	l.mu.Lock()
+	var missing []*remoteLink
+	for id, rl := range l.sublinks {
+		if rl.state() == nil && l.isLocallyAllocatedLocked(id) {
+			missing = append(missing, rl)
+		}
+	}
+	l.mu.Unlock()
+	for _, rl := range missing {
+		f, st := memory.allocateLinkState()
+		if st == nil {
+			l.growMemory(memory, linkStatePool)
+			return
+		}
+		if !rl.attachState(st, f, memory) {
+			memory.free(f)
+			continue
+		}
+		m := newOutMessage(msgSetLinkState)
+		m.params.U64(rl.sublink)
+		encodeFragment(&m.params, f)
+		l.transmit(m)
+		rl.router.linkStateAttached(rl)
+	}
+}
+
+// onSetLinkState: the other side gives a link it made its shared state.
+func (l *NodeLink) onSetLinkState(m *inMessage) error {
+	d := m.params
+	id := d.U64()
+	f := decodeFragment(d)
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	rl := l.sublinks[id]
+	ours := l.isLocallyAllocatedLocked(id)
+	l.mu.Unlock()
+	if ours || f.isNull() {
+		return wire.ErrMalformed
+	}
+	if rl == nil {
+		return nil
+	}
+	memory := l.acquireMemory()
+	if memory == nil {
+		return nil
+	}
+	defer memory.release()
+	st := memory.adoptLinkState(f)
+	if st == nil || !rl.attachState(st, f, memory) {
+		return wire.ErrMalformed
+	}
+	rl.router.linkStateAttached(rl)
+	return nil
 }
 
 // onAddBlockBuffer: the other side added a growth buffer to our pool.
@@ -116,6 +220,9 @@ func (l *NodeLink) onAddBlockBuffer(m *inMessage) error {
 		l.driver.Close(mapping)
 		return wire.ErrMalformed
 	}
+	ack := newOutMessage(msgBlockBufferAdded)
+	ack.params.U64(id)
+	l.transmit(ack)
 	return nil
 }
 

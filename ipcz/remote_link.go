@@ -15,23 +15,34 @@ type remoteLink struct {
 	typ      linkType  // immutable
 	s        linkSide  // immutable
 	router   *Router   // immutable: the router on this node holding the link
-	// st is the link's shared state (nil if it has none) and stFragment
-	// where it lives if it was allocated as a block (null for the fixed
-	// slots of initial portals). Immutable.
-	st         *linkState
-	stFragment fragment
-	// memory holds a reference on the node pair's memory while st lives
-	// in it (nil otherwise). Immutable.
-	memory *nodeLinkMemory
+	// shared is the link's state in the node pair's memory, or nil while
+	// it has none (a link made while the state pool was empty gets one
+	// later, once). Atomic.
+	shared atomic.Pointer[sharedLinkState]
 	// released is set once the link's hold on its sublink and memory has
 	// been let go: by the router retiring it, or by its NodeLink failing.
 	released atomic.Bool
 }
 
+// sharedLinkState is a link's state and what holds it in place.
+type sharedLinkState struct {
+	st *linkState
+	// fragment is where st was allocated as a block (null for the fixed
+	// slots of initial portals).
+	fragment fragment
+	// memory is referenced for as long as the link holds st.
+	memory *nodeLinkMemory
+}
+
 func (l *remoteLink) linkType() linkType { return l.typ }
 func (l *remoteLink) side() linkSide     { return l.s }
 func (l *remoteLink) localPeer() *Router { return nil }
-func (l *remoteLink) state() *linkState  { return l.st }
+func (l *remoteLink) state() *linkState {
+	if s := l.shared.Load(); s != nil {
+		return s.st
+	}
+	return nil
+}
 
 func (l *remoteLink) acceptParcel(p *Parcel) { l.nodeLink.sendParcel(l.sublink, p) }
 
@@ -61,13 +72,39 @@ func (l *remoteLink) deactivate() {
 
 // release lets go of the link's state and memory, once.
 func (l *remoteLink) release() {
-	if !l.released.CompareAndSwap(false, true) || l.memory == nil {
+	if !l.released.CompareAndSwap(false, true) {
 		return
 	}
-	if !l.stFragment.isNull() && l.st.release() {
-		l.memory.free(l.stFragment)
+	l.dropState(l.shared.Swap(nil))
+}
+
+func (l *remoteLink) dropState(s *sharedLinkState) {
+	if s == nil {
+		return
 	}
-	l.memory.release()
+	if !s.fragment.isNull() && s.st.release() {
+		s.memory.free(s.fragment)
+	}
+	s.memory.release()
+}
+
+// attachState gives a link made without state its state, taking a memory
+// reference. It fails if the link has a state, was released, or the
+// memory is gone.
+func (l *remoteLink) attachState(st *linkState, f fragment, memory *nodeLinkMemory) bool {
+	if st == nil || l.released.Load() || !memory.acquire() {
+		return false
+	}
+	s := &sharedLinkState{st: st, fragment: f, memory: memory}
+	if !l.shared.CompareAndSwap(nil, s) {
+		memory.release()
+		return false
+	}
+	if l.released.Load() {
+		// Released meanwhile: undo, unless release already took it.
+		l.dropState(l.shared.Swap(nil))
+	}
+	return true
 }
 
 // routerDescriptor is what travels in a parcel in place of a portal: enough

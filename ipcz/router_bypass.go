@@ -287,3 +287,15 @@ func (r *Router) prepareBypassFrom(old routerLink) (length SequenceNumber, ok bo
 	r.switchOutwardLocked(nil, length)
 	return length, true
 }
+
+// linkStateAttached runs when a link of the router gets its shared state
+// late: consumption counts go onto it, and the flush marks stability and
+// may start a bypass that needed the state.
+func (r *Router) linkStateAttached(l routerLink) {
+	r.mu.Lock()
+	if r.outward.primary == l {
+		r.publishOnLocked(l)
+	}
+	r.mu.Unlock()
+	r.flush()
+}
