@@ -190,7 +190,8 @@ func FuzzNodeLinkMessage(f *testing.F) {
 // data, portal descriptors, boxes, relayed placeholders).
 func FuzzAcceptParcel(f *testing.F) {
 	for _, s := range seedFrames()[:2] {
-		f.Add(s[messageHeaderSize+4:], uint8(1))
+		n := int(s[4]) | int(s[5])<<8 | int(s[6])<<16 | int(s[7])<<24
+		f.Add(s[messageHeaderSize:messageHeaderSize+n], uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, params []byte, numObjects uint8) {
 		n := newFuzzNode(t)

@@ -1,6 +1,8 @@
 package ipcz
 
 import (
+	"encoding/binary"
+
 	"github.com/ipcz-go/ipcz-go/internal/wire"
 )
 
@@ -62,13 +64,28 @@ const (
 
 // outMessage is a node message being built. Driver objects attached with
 // addObject are serialized by the driver when the message is sent.
+//
+// A frame is laid out as: a header {u8 version, u8 type, u16 reserved,
+// u32 parameters length}, the parameters, then the object table {u32
+// count, then per object a u32-length-prefixed byte string and a u32
+// handle count}, whose handles travel in the transport's handle list. The
+// parameters are written straight into the frame's buffer, after room
+// left for the header, so sending copies nothing.
 type outMessage struct {
 	typ     msgType
 	params  wire.Encoder
 	objects []DriverHandle
 }
 
-func newOutMessage(t msgType) *outMessage { return &outMessage{typ: t} }
+func newOutMessage(t msgType) *outMessage { return newOutMessageSized(t, 64) }
+
+// newOutMessageSized makes a message with room for about n bytes of
+// parameters.
+func newOutMessageSized(t msgType, n int) *outMessage {
+	m := &outMessage{typ: t, params: *wire.NewEncoder(messageHeaderSize + n + 4)}
+	m.params.Raw(make([]byte, messageHeaderSize))
+	return m
+}
 
 // addObject attaches a driver object (which the message takes over) and
 // encodes its index in the parameters.
@@ -114,33 +131,27 @@ func serializeObject(d Driver, h, transport DriverHandle) (serializedObject, err
 	return s, nil
 }
 
-// encodeFrame lays out a whole message: header, the serialized objects
-// (their bytes inline, their handles in the transport's handle list), and
-// the parameters.
-func encodeFrame(t msgType, objects []serializedObject, params []byte) ([]byte, []DriverHandle) {
-	size := messageHeaderSize + 4 + len(params)
-	numHandles := 0
-	for _, o := range objects {
-		size += 8 + len(o.data)
-		numHandles += len(o.handles)
-	}
-	e := wire.NewEncoder(size)
-	e.U8(protocolVersion)
-	e.U8(uint8(t))
-	e.U16(0)
-	e.U32(0)
-	e.U32(uint32(len(objects)))
+// finish completes the frame with its header and the serialized objects,
+// returning the bytes and handles to transmit. The message is spent.
+func (m *outMessage) finish(objects []serializedObject) ([]byte, []DriverHandle) {
+	b := m.params.Bytes()
+	b[0], b[1] = protocolVersion, uint8(m.typ)
+	binary.LittleEndian.PutUint32(b[4:8], uint32(len(b)-messageHeaderSize))
+	m.params.U32(uint32(len(objects)))
 	var handles []DriverHandle
-	if numHandles > 0 {
-		handles = make([]DriverHandle, 0, numHandles)
-	}
 	for _, o := range objects {
-		e.Blob(o.data)
-		e.U32(uint32(len(o.handles)))
+		m.params.Blob(o.data)
+		m.params.U32(uint32(len(o.handles)))
 		handles = append(handles, o.handles...)
 	}
-	e.Raw(params)
-	return e.Bytes(), handles
+	return m.params.Bytes(), handles
+}
+
+// encodeFrame lays out a whole frame from separately encoded parameters.
+func encodeFrame(t msgType, objects []serializedObject, params []byte) ([]byte, []DriverHandle) {
+	m := newOutMessageSized(t, len(params))
+	m.params.Raw(params)
+	return m.finish(objects)
 }
 
 // inMessage is a received node message whose header and object table have
@@ -171,7 +182,7 @@ func decodeFrame(data []byte, handles []DriverHandle) (*inMessage, error) {
 	d := wire.NewDecoder(data)
 	version, typ := d.U8(), msgType(d.U8())
 	d.U16()
-	d.U32()
+	params := d.Raw(int(d.U32()))
 	if d.Failed() || version != protocolVersion {
 		return nil, wire.ErrMalformed
 	}
@@ -190,10 +201,10 @@ func decodeFrame(data []byte, handles []DriverHandle) (*inMessage, error) {
 		m.objects[i].handles = handles[used : used+k : used+k]
 		used += k
 	}
-	if d.Failed() || used != len(handles) {
+	if d.Finish() != nil || used != len(handles) {
 		return nil, wire.ErrMalformed
 	}
-	m.params = d
+	m.params = wire.NewDecoder(params)
 	return m, nil
 }
 

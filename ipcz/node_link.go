@@ -207,7 +207,7 @@ func (l *NodeLink) transmit(m *outMessage) bool {
 		}
 		objects = append(objects, s)
 	}
-	data, handles := encodeFrame(m.typ, objects, m.params.Bytes())
+	data, handles := m.finish(objects)
 	if err := l.driver.Transmit(l.transport, data, handles); err != nil {
 		closeHandles(l.driver, handles)
 		l.fail(false)

@@ -39,7 +39,7 @@ const (
 	blockHeaderSize = 8
 	// maxFragmentSize is the largest parcel that travels through shared
 	// memory; larger ones go inline.
-	maxFragmentSize = 64<<10 - blockHeaderSize
+	maxFragmentSize = 256<<10 - blockHeaderSize
 	// growthBufferBytes is the size of a growth buffer for small blocks;
 	// large blocks get at least minGrowthBlocks each.
 	growthBufferBytes = 256 << 10
@@ -73,11 +73,11 @@ var blockClasses = []struct {
 	primaryBlocks int
 }{
 	{linkStatePool, 2048},
-	{64, 1024}, {256, 256}, {1024, 128}, {4096, 64}, {16384, 32}, {65536, 16},
+	{64, 1024}, {256, 256}, {1024, 128}, {4096, 64}, {16384, 32}, {65536, 16}, {262144, 4},
 }
 
 // dataClasses are the block sizes of the data pools, smallest first.
-var dataClasses = []int{64, 256, 1024, 4096, 16384, 65536}
+var dataClasses = []int{64, 256, 1024, 4096, 16384, 65536, 262144}
 
 // primaryBufferSize is the size of a primary buffer.
 var primaryBufferSize = func() int {

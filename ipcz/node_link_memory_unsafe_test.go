@@ -81,5 +81,5 @@ func TestNodeLinkMemoryExhaustionFallsBack(t *testing.T) {
 		}
 		n++
 	}
-	require.Equal(t, 16, n)
+	require.Equal(t, 4, n)
 }

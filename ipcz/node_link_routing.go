@@ -27,7 +27,7 @@ type pendingProxy struct {
 // into a proxy linked to the router the receiver builds from the
 // descriptor; a box's driver object is serialized by the driver.
 func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
-	m := newOutMessage(msgAcceptParcel)
+	m := newOutMessageSized(msgAcceptParcel, 64+p.remainingBytes()+64*len(p.remainingObjects()))
 	m.params.U64(sublink)
 	m.params.U64(p.seq)
 	data := p.remainingData()

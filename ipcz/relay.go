@@ -46,12 +46,13 @@ func (l *NodeLink) relay(m *outMessage) bool {
 		closeHandles(l.driver, m.objects)
 		return false
 	}
-	inner, _ := encodeFrame(m.typ, nil, m.params.Bytes())
-	outer := newOutMessage(msgRelayMessage)
+	objects := m.objects
+	inner, _ := m.finish(nil)
+	outer := newOutMessageSized(msgRelayMessage, len(inner)+32)
 	encodeNodeName(&outer.params, l.RemoteName())
 	outer.params.Blob(inner)
-	outer.params.U32(uint32(len(m.objects)))
-	for _, h := range m.objects {
+	outer.params.U32(uint32(len(objects)))
+	for _, h := range objects {
 		outer.addObject(h)
 	}
 	return broker.transmit(outer)
