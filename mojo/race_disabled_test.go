@@ -1,0 +1,5 @@
+//go:build !race
+
+package mojo
+
+const raceEnabled = false
