@@ -123,3 +123,17 @@ type ReadOnlySharedMemoryDriver interface {
 	// MapSharedMemory of such a handle returns a read-only mapping.
 	IsSharedMemoryReadOnly(memory DriverHandle) (bool, error)
 }
+
+// SharedMemoryFileDescriptorDriver is implemented by drivers whose shared
+// memory regions are file descriptors, so that an application can hand
+// ipcz a region it made itself, or take one out (Mojo's platform shared
+// buffer handles are built on it).
+type SharedMemoryFileDescriptorDriver interface {
+	// WrapSharedMemoryFileDescriptor takes ownership of fd, a shared
+	// memory region of at least numBytes bytes, and returns a memory
+	// handle for it that can only be mapped for reading if readOnly.
+	WrapSharedMemoryFileDescriptor(fd int, numBytes int, readOnly bool) (DriverHandle, error)
+	// UnwrapSharedMemoryFileDescriptor consumes a memory handle and
+	// returns its region's fd, which the caller then owns.
+	UnwrapSharedMemoryFileDescriptor(memory DriverHandle) (int, error)
+}

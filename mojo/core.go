@@ -10,21 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SharedMemoryFileDescriptorDriver is an optional driver interface for
-// WrapPlatformSharedBufferHandle and UnwrapPlatformSharedBufferHandle:
-// drivers whose shared memory regions are file descriptors (memfd under the
-// multiprocess driver) implement it to turn such an fd into a memory
-// handle and back. The ipcz package does not define it (yet); a driver
-// implements it by having these two methods.
-type SharedMemoryFileDescriptorDriver interface {
-	// WrapSharedMemoryFileDescriptor takes ownership of fd, a shared
-	// memory object of at least numBytes bytes, and returns a memory
-	// handle for it, mappable only for reading if readOnly.
-	WrapSharedMemoryFileDescriptor(fd int, numBytes int, readOnly bool) (ipcz.DriverHandle, error)
-	// UnwrapSharedMemoryFileDescriptor consumes a memory handle and
-	// returns an fd for its region, which the caller then owns.
-	UnwrapSharedMemoryFileDescriptor(memory ipcz.DriverHandle) (int, error)
-}
+// SharedMemoryFileDescriptorDriver is the optional driver capability that
+// WrapPlatformSharedBufferHandle and UnwrapPlatformSharedBufferHandle need.
+type SharedMemoryFileDescriptorDriver = ipcz.SharedMemoryFileDescriptorDriver
 
 // object is what a Handle names: *messagePipe, *dataPipeProducer,
 // *dataPipeConsumer, *sharedBuffer, *platformHandle or *watcherObject.

@@ -91,3 +91,16 @@ func (m *Mapping) Bytes() []byte {
 
 // Writable reports whether the mapping was made writable.
 func (m *Mapping) Writable() bool { return m.writable }
+
+// Release gives up ownership of the region's descriptor and returns it;
+// the caller must close it. The Region is closed afterwards.
+func (r *Region) Release() (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fd < 0 {
+		return -1, ErrClosed
+	}
+	fd := r.fd
+	r.fd = -1
+	return fd, nil
+}

@@ -140,3 +140,50 @@ func (d *Driver) MapSharedMemory(mem ipcz.DriverHandle) (ipcz.DriverHandle, []by
 	}
 	return d.insert(&mapping{m: mm}), mm.Bytes(), nil
 }
+
+// WrapSharedMemoryFileDescriptor adopts fd, which must be a sealed memfd
+// of at least numBytes bytes (see shm.FromFD), as a memory handle. With
+// readOnly the handle is a read-only view and fd itself is closed.
+//
+// Errors: InvalidArgument if fd is not such a region, or too small; the
+// caller then still owns fd.
+func (d *Driver) WrapSharedMemoryFileDescriptor(fd int, numBytes int, readOnly bool) (ipcz.DriverHandle, error) {
+	if fd < 0 || numBytes <= 0 || numBytes > MaxSharedMemoryBytes {
+		return 0, ipcz.InvalidArgument
+	}
+	r, err := shm.FromFD(fd)
+	if err != nil {
+		return 0, ipcz.InvalidArgument
+	}
+	if r.Size() < numBytes {
+		r.Release()
+		return 0, ipcz.InvalidArgument
+	}
+	if readOnly && !r.ReadOnly() {
+		ro, err := r.DupReadOnly()
+		if err != nil {
+			r.Release()
+			return 0, regionErr(err)
+		}
+		r.Close()
+		r = ro
+	}
+	return d.insert(&memory{region: r}), nil
+}
+
+// UnwrapSharedMemoryFileDescriptor consumes a memory handle and returns
+// its region's descriptor, which the caller then owns.
+//
+// Errors: InvalidArgument if mem is not a memory handle.
+func (d *Driver) UnwrapSharedMemoryFileDescriptor(mem ipcz.DriverHandle) (int, error) {
+	d.mu.Lock()
+	m, ok := d.mu.objects[mem].(*memory)
+	if ok {
+		d.removeLocked(mem, m)
+	}
+	d.mu.Unlock()
+	if !ok {
+		return -1, ipcz.InvalidArgument
+	}
+	return m.region.Release()
+}
