@@ -40,13 +40,17 @@
 // # Locking
 //
 // Each router has one mutex guarding all of its state. Routers are locked
-// one at a time, with the single exception of MergePortals, which locks
-// the two routers being merged, lowest id first. Portals, boxes,
+// one at a time, except where one operation must change several routers
+// on this node atomically: MergePortals (the two merged routers), a
+// bypass whose outward and inward peers share a node (those two), and the
+// bypass of a merged pair (the pair and its two outer routers). Those take
+// the locks lowest router id first. Portals, boxes,
 // validators and nodes hold their handle state in atomics and take no
 // lock. The lock order is therefore:
 //
-//	Router.mu (lower id)
-//	└── Router.mu (higher id; MergePortals only)
+//	Router.mu (lowest id)
+//	└── Router.mu (next id; only in the multi-router operations above)
+//	    └── …
 //
 // No ipcz lock is held while calling application code (trap handlers) or
 // the driver: work that must call out (delivering a parcel to another

@@ -400,3 +400,37 @@ func TestPutPeerThroughAnEarlierMerge(t *testing.T) {
 	require.Equal(t, InvalidArgument, err)
 	requirePortalWorks(t, a, d)
 }
+
+// TestMergedRouteBecomesDirect: after merging B with C, the bridge pair
+// removes itself: A and D end linked directly (each other's local peer),
+// nothing in flight is lost or reordered, and the pair's routers are gone
+// from the route.
+func TestMergedRouteBecomesDirect(t *testing.T) {
+	e := newAPIEnv(t)
+	a, b := e.pair()
+	c, d := e.pair()
+	for i := range 10 {
+		mustPut(t, a, fmt.Sprint("a", i))
+		mustPut(t, d, fmt.Sprint("d", i))
+	}
+	require.NoError(t, MergePortals(b, c))
+	for i := 10; i < 20; i++ {
+		mustPut(t, a, fmt.Sprint("a", i))
+		mustPut(t, d, fmt.Sprint("d", i))
+	}
+	for i := range 20 {
+		got, _ := getParcel(t, d)
+		require.Equal(t, fmt.Sprint("a", i), got)
+		got, _ = getParcel(t, a)
+		require.Equal(t, fmt.Sprint("d", i), got)
+	}
+	ra, rd := a.router.Load(), d.router.Load()
+	ra.mu.Lock()
+	direct := ra.outward.primary != nil && ra.outward.primary.localPeer() == rd && ra.outward.decaying == nil
+	ra.mu.Unlock()
+	require.True(t, direct, "a and d are linked directly")
+	// A merged route's ends are peers now.
+	require.Equal(t, InvalidArgument, a.Put(nil, []Object{d}, nil))
+	require.NoError(t, a.Close())
+	require.Equal(t, PortalStatus{Flags: PortalStatusPeerClosed | PortalStatusDead}, statusOf(t, d))
+}

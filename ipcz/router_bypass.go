@@ -118,6 +118,11 @@ func (r *Router) publishOnLocked(l routerLink) {
 // X remote: Z is asked to link to X (BypassPeer).
 func (r *Router) maybeStartBypass() {
 	r.mu.Lock()
+	if r.bridge != nil {
+		r.mu.Unlock()
+		r.maybeBypassBridge()
+		return
+	}
 	if r.inward == nil || r.bypassing || r.bypassAbandoned ||
 		r.inbound.hasFinalLength || r.outbound.hasFinalLength {
 		r.mu.Unlock()
@@ -298,4 +303,96 @@ func (r *Router) linkStateAttached(l routerLink) {
 	}
 	r.mu.Unlock()
 	r.flush()
+}
+
+// maybeBypassBridge removes a merged pair of bridge routers (r and its
+// partner) from their route when the routers on both sides of the pair are
+// on this node: those two get a direct local link, and all four old links
+// decay by sequence length. The lower-id router of the pair does it, once
+// both central links can be locked. (When either outer router is on
+// another node the pair stays and forwards.)
+func (r *Router) maybeBypassBridge() {
+	r.mu.Lock()
+	if r.bypassing || r.bypassAbandoned || r.bridge == nil || r.bridge.primary == nil ||
+		r.inbound.hasFinalLength || r.outbound.hasFinalLength ||
+		!r.bridge.isStable() || !r.outward.isStable() {
+		r.mu.Unlock()
+		return
+	}
+	partner := r.bridge.primary.localPeer()
+	toA := r.outward.primary
+	r.mu.Unlock()
+	if partner == nil || partner.id < r.id || toA == nil || toA.linkType() != linkCentral || toA.localPeer() == nil {
+		return
+	}
+	partner.mu.Lock()
+	toD := partner.outward.primary
+	ok := partner.bridge != nil && partner.bridge.isStable() && partner.outward.isStable() &&
+		!partner.bypassing && !partner.inbound.hasFinalLength && !partner.outbound.hasFinalLength
+	partner.mu.Unlock()
+	if !ok || toD == nil || toD.linkType() != linkCentral || toD.localPeer() == nil {
+		return
+	}
+	stA, stD := toA.state(), toD.state()
+	if stA == nil || stD == nil || !stA.tryLockForBypass(toA.side(), NodeName{}) {
+		return
+	}
+	if !stD.tryLockForBypass(toD.side(), NodeName{}) {
+		stA.unlock(toA.side())
+		return
+	}
+	a, d := toA.localPeer(), toD.localPeer()
+	routers := []*Router{a, r, partner, d}
+	sortRoutersByID(routers)
+	for _, x := range routers {
+		x.mu.Lock()
+	}
+	unlockAll := func() {
+		for i := len(routers) - 1; i >= 0; i-- {
+			routers[i].mu.Unlock()
+		}
+	}
+	if a == d || r.outward.primary != toA || partner.outward.primary != toD ||
+		!a.outward.isStable() || !d.outward.isStable() ||
+		a.outward.primary == nil || a.outward.primary.localPeer() != r ||
+		d.outward.primary == nil || d.outward.primary.localPeer() != partner {
+		unlockAll()
+		stA.unlock(toA.side())
+		stD.unlock(toD.side())
+		return
+	}
+	lengthA, lengthD := a.outbound.currentLength(), d.outbound.currentLength()
+	forA, forD := newLocalLinkPair(linkCentral, a, d)
+	a.switchOutwardLocked(forA, lengthA)
+	a.outward.lengthFromDecaying, a.outward.hasLengthFromDecaying = lengthD, true
+	d.switchOutwardLocked(forD, lengthD)
+	d.outward.lengthFromDecaying, d.outward.hasLengthFromDecaying = lengthA, true
+	// r forwards A's parcels below lengthA across the bridge and D's below
+	// lengthD to A; its partner the other way round.
+	for _, x := range []struct {
+		router          *Router
+		fromOut, fromIn SequenceNumber
+	}{{r, lengthA, lengthD}, {partner, lengthD, lengthA}} {
+		b := x.router
+		b.bypassing, b.bypassCommitted = true, true
+		b.outward.beginDecay(nil)
+		b.outward.lengthToDecaying, b.outward.hasLengthToDecaying = x.fromIn, true
+		b.outward.lengthFromDecaying, b.outward.hasLengthFromDecaying = x.fromOut, true
+		b.bridge.beginDecay(nil)
+		b.bridge.lengthToDecaying, b.bridge.hasLengthToDecaying = x.fromOut, true
+		b.bridge.lengthFromDecaying, b.bridge.hasLengthFromDecaying = x.fromIn, true
+	}
+	unlockAll()
+	for _, x := range routers {
+		x.flush()
+	}
+}
+
+// sortRoutersByID orders routers for locking several at once.
+func sortRoutersByID(rs []*Router) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].id < rs[j-1].id; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
 }
