@@ -1,6 +1,8 @@
 package ipcz_test
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
@@ -64,6 +66,13 @@ func TestCloseThroughProxyChain(t *testing.T) {
 					require.NoError(t, q.Close())
 					requirePeerClosedAfter(t, p, 'q', 200)
 				}
+				// The surviving end closes too; then nothing of the route
+				// may be left anywhere.
+				if closer == "stay-put end" {
+					require.NoError(t, q.Close())
+				} else {
+					require.NoError(t, p.Close())
+				}
 				net.requireNoProxiesEventually()
 			})
 		})
@@ -114,18 +123,39 @@ func TestCloseWhileProxyIsHeld(t *testing.T) {
 	})
 }
 
-// routeThroughHeldProxy makes a route p (on B) – q (on D) that still runs
-// through a proxy on node via: q goes B→via→D while via holds back what B
-// sends it (the returned gate), so the proxy on via never hears that its
-// bypass is complete. The route itself already runs directly between B
-// and D.
-func routeThroughHeldProxy(t *testing.T, net *mnNet, via int) (p, q *ipcz.Portal, held *gate) {
+// routeThroughProxy makes a route p (on B) – q (on D) whose parcels from
+// B to D still pass through a proxy on node via: q goes B→via→D while B
+// holds back everything D sends it (the returned gate), so B never learns
+// of the direct link D offers and keeps sending through the proxy. What q
+// sends after the switch waits in B's gate.
+func routeThroughProxy(t *testing.T, net *mnNet, via int) (p, q *ipcz.Portal, held *gate) {
 	t.Helper()
 	const b, dd = 1, 3
 	p, q, err := net.nodes[b].OpenPortals()
 	require.NoError(t, err)
 	q = net.send(b, via, q)
-	// Let the proxy q left on B go first.
+	eventually(t, "the proxy on B bypassed", func() bool { return net.nodes[b].Stats().Proxies == 0 })
+	held = net.gate(b, dd)
+	held.pause()
+	q = net.send(via, dd, q)
+	for i := range uint64(3) {
+		require.NoError(t, p.Put(seqParcel('p', i, 16), nil, nil))
+	}
+	(&seqReader{stream: 'p'}).readN(t, q, 3)
+	require.Equal(t, 1, net.nodes[via].Stats().Proxies, "the proxy on %s", nodeLetter(via))
+	return p, q, held
+}
+
+// routeWithLeftoverProxy makes a route p (on B) – q (on D) that runs
+// directly between B and D although the proxy it used on node via is
+// still there: via holds back what B sends it (the returned gate), so the
+// proxy never hears that its bypass is complete.
+func routeWithLeftoverProxy(t *testing.T, net *mnNet, via int) (p, q *ipcz.Portal, held *gate) {
+	t.Helper()
+	const b, dd = 1, 3
+	p, q, err := net.nodes[b].OpenPortals()
+	require.NoError(t, err)
+	q = net.send(b, via, q)
 	eventually(t, "the proxy on B bypassed", func() bool { return net.nodes[b].Stats().Proxies == 0 })
 	held = net.gate(via, b)
 	held.pause()
@@ -138,97 +168,117 @@ func routeThroughHeldProxy(t *testing.T, net *mnNet, via int) (p, q *ipcz.Portal
 	return p, q, held
 }
 
-// TestNodeCloseWithPortalsMidRoute: closing a node that hosts a proxy of
-// a route disconnects that route (both ends see PEER_CLOSED), and closing
-// a node that hosts one end makes the other end see PEER_CLOSED; routes
-// that do not pass through the closed node keep working.
+// newMeshNet is a broker and B, C, D with direct routes between B, C
+// and D.
+func newMeshNet(t *testing.T, d *inprocess.Driver) *mnNet {
+	net := newMNNet(t, d, 3)
+	net.ch(1, 2)
+	net.ch(1, 3)
+	net.ch(2, 3)
+	return net
+}
+
+// requireMeshWorks checks the routes between every two of the listed
+// nodes of a newMeshNet (0 is the broker).
+func requireMeshWorks(t *testing.T, net *mnNet, nodes ...int) {
+	t.Helper()
+	for i, x := range nodes {
+		for _, y := range nodes[i+1:] {
+			pingPong(t, net.ch(x, y), net.ch(y, x), nodeLetter(x)+"-"+nodeLetter(y))
+		}
+	}
+}
+
+// TestNodeCloseWithPortalsMidRoute: closing a node that hosts an end of a
+// route, or a proxy a route still passes through, makes the other end(s)
+// see PEER_CLOSED (and DEAD once drained); closing a node that hosts only
+// a leftover proxy of a route that has bypassed it leaves the route
+// alone. Routes that do not pass through the closed node keep working.
 func TestNodeCloseWithPortalsMidRoute(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
-		net := newMNNet(t, d, 3)
-		const a, b, c, dd = 0, 1, 2, 3
-		net.ch(b, c)
-		net.ch(b, dd)
-		net.ch(c, dd)
-
-		// An end on D, another route with an end on C.
-		e1, e2, err := net.nodes[b].OpenPortals()
-		require.NoError(t, err)
-		e2 = net.send(b, dd, e2)
-		f1, f2, err := net.nodes[b].OpenPortals()
-		require.NoError(t, err)
-		f2 = net.send(b, c, f2)
-
-		// A route whose proxy is on C.
-		p, q, held := routeThroughHeldProxy(t, net, c)
-		for i := range uint64(5) {
-			require.NoError(t, p.Put(seqParcel('p', i, 16), nil, nil))
-		}
-		(&seqReader{stream: 'p'}).readUntil(t, q, 5)
-
-		require.NoError(t, net.nodes[c].Close())
-		waitStatus(t, p, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		waitStatus(t, q, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		waitStatus(t, f1, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		require.Equal(t, ipcz.NotFound, p.Put([]byte("x"), nil, nil))
-		require.Equal(t, ipcz.NotFound, q.Put([]byte("x"), nil, nil))
-		held.resume()
-
-		// Routes not through C.
-		pingPong(t, e1, e2, "B-D")
-		pingPong(t, net.ch(b, dd), net.ch(dd, b), "B-D channel")
-		pingPong(t, net.ch(a, b), net.ch(b, a), "A-B")
-		pingPong(t, net.ch(a, dd), net.ch(dd, a), "A-D")
-		waitStatus(t, net.ch(a, c), ipcz.PortalStatusPeerClosed)
-
-		// Now an end: close D.
-		for i := range uint64(3) {
-			require.NoError(t, e2.Put(seqParcel('e', i, 16), nil, nil))
-		}
-		(&seqReader{stream: 'e'}).readUntil(t, e1, 3)
-		require.NoError(t, net.nodes[dd].Close())
-		waitStatus(t, e1, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		pingPong(t, net.ch(a, b), net.ch(b, a), "A-B after D")
-		_ = f2
-		require.Zero(t, net.nodes[b].Stats().Proxies)
-		require.Equal(t, []ipcz.NodeName{net.broker().Name()}, net.nodes[b].Stats().LinkedNodes)
+	const a, b, c, dd = 0, 1, 2, 3
+	t.Run("end", func(t *testing.T) {
+		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			net := newMeshNet(t, d)
+			p, q, err := net.nodes[b].OpenPortals()
+			require.NoError(t, err)
+			q = net.send(b, dd, q)
+			for i := range uint64(3) {
+				require.NoError(t, q.Put(seqParcel('q', i, 16), nil, nil))
+			}
+			waitLocalParcels(t, p, 3)
+			require.NoError(t, net.nodes[dd].Close())
+			requirePeerClosedAfter(t, p, 'q', 3)
+			waitStatus(t, net.ch(b, dd), ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			requireMeshWorks(t, net, a, b, c)
+			eventually(t, "B to forget D", func() bool { return len(net.nodes[b].Stats().LinkedNodes) == 2 })
+		})
+	})
+	t.Run("proxy in use", func(t *testing.T) {
+		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			net := newMeshNet(t, d)
+			p, q, held := routeThroughProxy(t, net, c)
+			require.NoError(t, net.nodes[c].Close())
+			waitStatus(t, p, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			waitStatus(t, q, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			require.Equal(t, ipcz.NotFound, p.Put([]byte("x"), nil, nil))
+			require.Equal(t, ipcz.NotFound, q.Put([]byte("x"), nil, nil))
+			held.resume()
+			requireMeshWorks(t, net, a, b, dd)
+			require.NoError(t, p.Close())
+			require.NoError(t, q.Close())
+			net.requireNoProxiesEventually()
+		})
+	})
+	t.Run("leftover proxy", func(t *testing.T) {
+		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			net := newMeshNet(t, d)
+			p, q, _ := routeWithLeftoverProxy(t, net, c)
+			require.NoError(t, net.nodes[c].Close())
+			requireMeshWorks(t, net, a, b, dd)
+			pingPong(t, p, q, "after C closed")
+			require.Zero(t, statusOfPortal(t, p).Flags)
+			require.Zero(t, statusOfPortal(t, q).Flags)
+		})
 	})
 }
 
-// TestTransportFailureMidRoute: a route p (on B) – q (on D) runs through a
-// proxy on the broker when the transport between the broker and D fails.
-// The route is disconnected (both ends see PEER_CLOSED, with what had
-// arrived still readable), D loses its broker, and routes that do not
-// use that transport keep working.
+// TestTransportFailureMidRoute: the transport between the broker and D
+// fails (D's driver reports an error) while a route from B to D still
+// passes through a proxy on the broker. The route is disconnected (both
+// ends see PEER_CLOSED), D loses its broker, and the routes that do not
+// use that transport keep working. A route whose leftover proxy is on the
+// broker is not affected.
 func TestTransportFailureMidRoute(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
-		net := newMNNet(t, d, 3)
-		const a, b, c, dd = 0, 1, 2, 3
-		net.ch(b, dd)
-		net.ch(c, dd)
-		p, q, held := routeThroughHeldProxy(t, net, a)
-		for i := range uint64(5) {
-			require.NoError(t, q.Put(seqParcel('q', i, 16), nil, nil))
-		}
-		(&seqReader{stream: 'q'}).readUntil(t, p, 5)
-		require.NoError(t, q.Put(seqParcel('q', 5, 16), nil, nil))
-
-		net.gate(dd, a).fail()
-		waitStatus(t, q, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		waitStatus(t, p, ipcz.PortalStatusPeerClosed)
-		held.resume()
-		// Parcel 5 went directly from D to B; it may or may not count.
-		r := &seqReader{stream: 'q', next: 5}
-		r.drain(t, p)
-		waitStatus(t, p, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		waitStatus(t, net.ch(a, dd), ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		waitStatus(t, net.ch(dd, a), ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
-		require.NotContains(t, net.nodes[dd].Stats().LinkedNodes, net.broker().Name())
-
-		pingPong(t, net.ch(b, dd), net.ch(dd, b), "B-D")
-		pingPong(t, net.ch(c, dd), net.ch(dd, c), "C-D")
-		pingPong(t, net.ch(a, b), net.ch(b, a), "A-B")
-		pingPong(t, net.ch(a, c), net.ch(c, a), "A-C")
-		net.requireNoProxiesEventually()
+	const a, b, c, dd = 0, 1, 2, 3
+	t.Run("proxy in use", func(t *testing.T) {
+		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			net := newMeshNet(t, d)
+			p, q, held := routeThroughProxy(t, net, a)
+			net.gate(dd, a).fail()
+			waitStatus(t, p, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			waitStatus(t, q, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			waitStatus(t, net.ch(a, dd), ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			waitStatus(t, net.ch(dd, a), ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			require.NotContains(t, net.nodes[dd].Stats().LinkedNodes, net.broker().Name())
+			held.resume()
+			requireMeshWorks(t, net, a, b, c)
+			requireMeshWorks(t, net, b, c, dd)
+			require.NoError(t, p.Close())
+			require.NoError(t, q.Close())
+			net.requireNoProxiesEventually()
+		})
+	})
+	t.Run("leftover proxy", func(t *testing.T) {
+		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			net := newMeshNet(t, d)
+			p, q, _ := routeWithLeftoverProxy(t, net, a)
+			net.gate(dd, a).fail()
+			waitStatus(t, net.ch(dd, a), ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			pingPong(t, p, q, "after the failure")
+			require.Zero(t, statusOfPortal(t, p).Flags)
+			require.Zero(t, statusOfPortal(t, q).Flags)
+			requireMeshWorks(t, net, b, c, dd)
+		})
 	})
 }
 
@@ -278,9 +328,9 @@ func TestTrapsAcrossNodes(t *testing.T) {
 		require.Equal(t, 3, e.Status.NumLocalParcels)
 		requireNoTrap(t, dead)
 		r := &seqReader{stream: 'q'}
-		r.readUntil(t, p, 2)
+		r.readN(t, p, 2)
 		requireNoTrap(t, dead)
-		r.readUntil(t, p, 3)
+		r.readN(t, p, 1)
 		e = waitTrap(t, dead)
 		require.Equal(t, ipcz.TrapDead, e.ConditionFlags&ipcz.TrapDead)
 		require.Equal(t, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead, e.Status.Flags)
@@ -302,5 +352,85 @@ func TestTrapsAcrossNodes(t *testing.T) {
 		require.NoError(t, x.Close())
 		e = waitTrap(t, ev)
 		require.Equal(t, ipcz.TrapPeerClosed, e.ConditionFlags)
+	})
+}
+
+// TestClosedRoutesReleaseRouters: once both ends of a route that spans
+// two nodes are closed (one after the other in either order, or both at
+// once), no router is left for it on either node.
+func TestClosedRoutesReleaseRouters(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		net := newMNNet(t, d, 2)
+		const a, b, c = 0, 1, 2
+		net.ch(b, c)
+		baseline := make([]int, len(net.nodes))
+		for i, n := range net.nodes {
+			baseline[i] = n.Stats().RemoteRouters
+		}
+		routes := func(far int) (ps, qs []*ipcz.Portal) {
+			for range 3 {
+				p, q, err := net.nodes[b].OpenPortals()
+				require.NoError(t, err)
+				q = net.send(b, far, q)
+				pingPong(t, p, q, "route")
+				ps, qs = append(ps, p), append(qs, q)
+			}
+			return ps, qs
+		}
+		for _, far := range []int{a, c} {
+			ps, qs := routes(far)
+			// p first, then q once it has seen p go.
+			require.NoError(t, ps[0].Close())
+			waitStatus(t, qs[0], ipcz.PortalStatusDead)
+			require.NoError(t, qs[0].Close())
+			// q first.
+			require.NoError(t, qs[1].Close())
+			waitStatus(t, ps[1], ipcz.PortalStatusDead)
+			require.NoError(t, ps[1].Close())
+			// Both at once.
+			require.NoError(t, ps[2].Close())
+			require.NoError(t, qs[2].Close())
+		}
+		eventuallyf(t, func() bool {
+			for i, n := range net.nodes {
+				if n.Stats().RemoteRouters != baseline[i] {
+					return false
+				}
+			}
+			return true
+		}, func() string {
+			s := "routers left:"
+			for i, n := range net.nodes {
+				s += fmt.Sprintf(" %s %d (was %d)", nodeLetter(i), n.Stats().RemoteRouters, baseline[i])
+			}
+			return s
+		})
+	})
+}
+
+// TestNodeCloseReleasesEverything: a broker and a client exchange
+// parcels (some through shared memory) and a moved portal, then both
+// nodes close: every driver object (transports, memory, mappings) is
+// released and every delivery goroutine ends.
+func TestNodeCloseReleasesEverything(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		goroutines := runtime.NumGoroutine()
+		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
+		for i := range uint64(100) {
+			require.NoError(t, cp[0].Put(seqParcel('c', i, 1000), nil, nil))
+		}
+		(&seqReader{stream: 'c'}).readUntil(t, bp[0], 100)
+		p, q, err := client.OpenPortals()
+		require.NoError(t, err)
+		require.NoError(t, cp[0].Put(nil, []ipcz.Object{q}, nil))
+		_, objects := waitMessage(t, bp[0])
+		q = objects[0].(*ipcz.Portal)
+		pingPong(t, p, q, "moved")
+		require.NoError(t, client.Close())
+		require.NoError(t, broker.Close())
+		waitGoroutines(t, goroutines)
+		eventuallyf(t, func() bool { return d.LiveObjects() == inprocess.ObjectCounts{} }, func() string {
+			return fmt.Sprintf("driver objects left: %+v", d.LiveObjects())
+		})
 	})
 }

@@ -299,6 +299,18 @@ func (net *mnNet) requireNoProxiesEventually() {
 	eventually(net.t, "every proxy bypassed", func() bool { return net.totalProxies() == 0 })
 }
 
+// eventuallyf is eventually with a failure message computed at the end.
+func eventuallyf(t *testing.T, cond func() bool, msg func() string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // recvPortal waits for a parcel carrying exactly one portal and tag.
 func recvPortal(t *testing.T, on *ipcz.Portal, tag string) *ipcz.Portal {
 	t.Helper()
@@ -325,16 +337,31 @@ func seqParcel(stream byte, seq uint64, size int) []byte {
 	return b
 }
 
-// checkSeqParcel requires data to be parcel seq of stream.
-func checkSeqParcel(t *testing.T, data []byte, stream byte, seq uint64) {
-	t.Helper()
-	require.GreaterOrEqual(t, len(data), 9, "parcel too short")
-	require.Equal(t, stream, data[0], "stream")
-	require.Equal(t, seq, binary.LittleEndian.Uint64(data[1:]), "sequence number in stream %q", stream)
+// seqParcelError describes how data differs from parcel seq of stream,
+// or returns "" if it is that parcel. It is cheap: it runs per parcel.
+func seqParcelError(data []byte, stream byte, seq uint64) string {
+	if len(data) < 9 {
+		return fmt.Sprintf("stream %q: parcel %d too short: %q", stream, seq, data)
+	}
+	if data[0] != stream {
+		return fmt.Sprintf("stream %q: parcel %d is from stream %q", stream, seq, data[0])
+	}
+	if got := binary.LittleEndian.Uint64(data[1:]); got != seq {
+		return fmt.Sprintf("stream %q: got parcel %d, want %d", stream, got, seq)
+	}
 	for i := 9; i < len(data); i++ {
 		if data[i] != byte(seq)+byte(i) {
-			require.Failf(t, "corrupt parcel", "stream %q seq %d byte %d", stream, seq, i)
+			return fmt.Sprintf("stream %q: parcel %d corrupt at byte %d", stream, seq, i)
 		}
+	}
+	return ""
+}
+
+// checkSeqParcel requires data to be parcel seq of stream.
+func checkSeqParcel(t *testing.T, data []byte, stream byte, seq uint64) {
+	if msg := seqParcelError(data, stream, seq); msg != "" {
+		t.Helper()
+		t.Fatal(msg)
 	}
 }
 
@@ -347,16 +374,20 @@ type seqReader struct {
 
 // drain takes every parcel available now and returns how many it took.
 func (r *seqReader) drain(t *testing.T, p *ipcz.Portal) int {
-	t.Helper()
 	n := 0
 	for {
 		data, objects, err := p.GetMessage()
 		if err == ipcz.Unavailable || err == ipcz.NotFound {
 			return n
 		}
-		require.NoError(t, err)
-		require.Empty(t, objects)
-		checkSeqParcel(t, data, r.stream, r.next)
+		if err != nil || len(objects) != 0 {
+			t.Helper()
+			t.Fatalf("stream %q, parcel %d: err %v, %d objects", r.stream, r.next, err, len(objects))
+		}
+		if msg := seqParcelError(data, r.stream, r.next); msg != "" {
+			t.Helper()
+			t.Fatal(msg)
+		}
 		r.next++
 		n++
 	}
@@ -373,6 +404,17 @@ func (r *seqReader) readUntil(t *testing.T, p *ipcz.Portal, count uint64) {
 			}
 			time.Sleep(200 * time.Microsecond)
 		}
+	}
+}
+
+// readN reads exactly n parcels, one at a time.
+func (r *seqReader) readN(t *testing.T, p *ipcz.Portal, n int) {
+	t.Helper()
+	for range n {
+		data, objects := waitMessage(t, p)
+		require.Empty(t, objects)
+		checkSeqParcel(t, data, r.stream, r.next)
+		r.next++
 	}
 }
 
