@@ -304,7 +304,9 @@ func (l *NodeLink) completeHandshake(local, remote NodeName, side linkSide, remo
 	if err != nil {
 		return err
 	}
-	l.bindInitialPortals(routers, remotePortals)
+	for _, r := range l.bindInitialPortals(routers, remotePortals) {
+		r.flush()
+	}
 	return nil
 }
 
@@ -337,11 +339,14 @@ func (l *NodeLink) establish(local, remote NodeName, side linkSide, remoteIsBrok
 }
 
 // bindInitialPortals gives the first min(ours, theirs) initial routers
-// central links on sublinks 0..; the rest see their peer closed.
-func (l *NodeLink) bindInitialPortals(routers []*Router, remotePortals int) {
+// central links on sublinks 0..; the rest see their peer closed. It
+// returns the bound routers, which the caller flushes (once the transport
+// is active) to send what was put meanwhile.
+func (l *NodeLink) bindInitialPortals(routers []*Router, remotePortals int) []*Router {
 	l.mu.Lock()
 	side, memory := l.side, l.memory
 	l.mu.Unlock()
+	var bound []*Router
 	for i, r := range routers {
 		if i >= remotePortals {
 			r.acceptClosureFromOutward(0)
@@ -356,6 +361,10 @@ func (l *NodeLink) bindInitialPortals(routers []*Router, remotePortals int) {
 			r.acceptDisconnectFromOutward()
 			continue
 		}
-		r.setOutwardLink(link)
+		r.mu.Lock()
+		r.outward.primary = link
+		r.mu.Unlock()
+		bound = append(bound, r)
 	}
+	return bound
 }

@@ -33,7 +33,8 @@ func requirePeerClosedAfter(t *testing.T, p *ipcz.Portal, stream byte, count uin
 // the route to settle, so proxies are (usually) still in place, and then
 // one end puts 200 parcels and closes at once. The other end sees
 // PEER_CLOSED, gets all 200 parcels in order, and only then DEAD. Both
-// directions, and the proxies all go away.
+// directions; once the surviving end closes too, no proxy or router of
+// the route is left on any node.
 func TestCloseThroughProxyChain(t *testing.T) {
 	for _, closer := range []string{"stay-put end", "moved end"} {
 		t.Run(closer, func(t *testing.T) {
@@ -42,6 +43,7 @@ func TestCloseThroughProxyChain(t *testing.T) {
 				const a, b, c, dd = 0, 1, 2, 3
 				net.ch(b, c)
 				net.ch(c, dd)
+				baseline := net.remoteRouters()
 				p, q, err := net.nodes[b].OpenPortals()
 				require.NoError(t, err)
 				for i := range uint64(10) {
@@ -74,6 +76,7 @@ func TestCloseThroughProxyChain(t *testing.T) {
 					require.NoError(t, p.Close())
 				}
 				net.requireNoProxiesEventually()
+				net.requireRemoteRoutersEventually(baseline)
 			})
 		})
 	}
@@ -363,10 +366,7 @@ func TestClosedRoutesReleaseRouters(t *testing.T) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		net.ch(b, c)
-		baseline := make([]int, len(net.nodes))
-		for i, n := range net.nodes {
-			baseline[i] = n.Stats().RemoteRouters
-		}
+		baseline := net.remoteRouters()
 		routes := func(far int) (ps, qs []*ipcz.Portal) {
 			for range 3 {
 				p, q, err := net.nodes[b].OpenPortals()
@@ -391,20 +391,7 @@ func TestClosedRoutesReleaseRouters(t *testing.T) {
 			require.NoError(t, ps[2].Close())
 			require.NoError(t, qs[2].Close())
 		}
-		eventuallyf(t, func() bool {
-			for i, n := range net.nodes {
-				if n.Stats().RemoteRouters != baseline[i] {
-					return false
-				}
-			}
-			return true
-		}, func() string {
-			s := "routers left:"
-			for i, n := range net.nodes {
-				s += fmt.Sprintf(" %s %d (was %d)", nodeLetter(i), n.Stats().RemoteRouters, baseline[i])
-			}
-			return s
-		})
+		net.requireRemoteRoutersEventually(baseline)
 	})
 }
 

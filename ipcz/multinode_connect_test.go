@@ -275,3 +275,74 @@ func TestReferral(t *testing.T) {
 		_ = a
 	})
 }
+
+// TestReferralWhileReferrerStillConnecting: B shares its broker with C
+// right after its own ConnectNode to the broker returned, before that
+// handshake has completed; the referral still goes through and the
+// initial portals of B and C work.
+func TestReferralWhileReferrerStillConnecting(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		for round := range 10 {
+			broker, err := ipcz.CreateNode(d.ForNode("A"), 0, ipcz.CreateNodeAsBroker)
+			require.NoError(t, err)
+			b, err := ipcz.CreateNode(d.ForNode("B"), 0, 0)
+			require.NoError(t, err)
+			c, err := ipcz.CreateNode(d.ForNode("C"), 0, 0)
+			require.NoError(t, err)
+			ta, tb := d.NewTransportPair(true, false)
+			ap, err := broker.ConnectNode(ta, 1, 0)
+			require.NoError(t, err)
+			bp, err := b.ConnectNode(tb, 1, mnClientFlags(d))
+			require.NoError(t, err)
+			tr, tn := d.NewTransportPair(true, false)
+			rp, err := b.ConnectNode(tr, 1, ipcz.ConnectNodeShareBroker)
+			require.NoError(t, err)
+			cp, err := c.ConnectNode(tn, 1, ipcz.ConnectNodeInheritBroker)
+			require.NoError(t, err)
+			pingPong(t, rp[0], cp[0], fmt.Sprint("referred ", round))
+			pingPong(t, ap[0], bp[0], fmt.Sprint("broker ", round))
+			require.NoError(t, c.Close())
+			require.NoError(t, b.Close())
+			require.NoError(t, broker.Close())
+		}
+	})
+}
+
+// TestReferralParcelsBeforeReferredNodeIsReady: the referrer B may put
+// into its initial portals as soon as the broker accepts the referral,
+// before the referred node C has heard from the broker. Here C holds the
+// broker's answer until B's first parcel is on its way over the new B–C
+// transport; C must still get it (and the next) once it binds its
+// portals.
+func TestReferralParcelsBeforeReferredNodeIsReady(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		net := newMNNet(t, d, 1)
+		const b = 1
+		cd := newGateDriver(d, "C")
+		c, err := ipcz.CreateNode(cd, 0, 0)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			cd.resumeAll()
+			c.Close()
+		})
+		tr, tn := d.NewTransportPair(true, false)
+		rp, err := net.nodes[b].ConnectNode(tr, 1, ipcz.ConnectNodeShareBroker)
+		require.NoError(t, err)
+		cd.setPauseNew(true)
+		cp, err := c.ConnectNode(tn, 1, ipcz.ConnectNodeInheritBroker)
+		require.NoError(t, err)
+		cd.setPauseNew(false)
+		held := cd.gateFor(tn)
+		require.NotNil(t, held)
+
+		sent := net.nodes[b].Stats().ParcelsSent
+		require.NoError(t, rp[0].Put(seqParcel('b', 0, 16), nil, nil))
+		eventually(t, "B to send its parcel to C", func() bool {
+			return net.nodes[b].Stats().ParcelsSent == sent+1
+		})
+		require.NoError(t, rp[0].Put(seqParcel('b', 1, 16), nil, nil))
+		held.resume()
+		(&seqReader{stream: 'b'}).readN(t, cp[0], 2)
+		pingPong(t, rp[0], cp[0], "referred")
+	})
+}

@@ -3,6 +3,7 @@ package ipcz_test
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -125,17 +126,49 @@ func (g *gate) fail() {
 type gateDriver struct {
 	*inprocess.NodeDriver
 
-	mu    sync.Mutex
-	gates []*gate
+	mu           sync.Mutex
+	gates        []*gate
+	transmitHook func(transport ipcz.DriverHandle, data []byte)
+	// pauseNew makes the gates of transports activated from now on start
+	// paused.
+	pauseNew bool
+}
+
+// setPauseNew sets whether transports activated from now on start with
+// their gate paused.
+func (g *gateDriver) setPauseNew(pause bool) {
+	g.mu.Lock()
+	g.pauseNew = pause
+	g.mu.Unlock()
 }
 
 func newGateDriver(d *inprocess.Driver, name string) *gateDriver {
 	return &gateDriver{NodeDriver: d.ForNode(name)}
 }
 
+// setTransmitHook installs a function called (on the transmitting
+// goroutine, with no lock held) before each message the node transmits;
+// it may block. nil removes it.
+func (g *gateDriver) setTransmitHook(hook func(transport ipcz.DriverHandle, data []byte)) {
+	g.mu.Lock()
+	g.transmitHook = hook
+	g.mu.Unlock()
+}
+
+func (g *gateDriver) Transmit(transport ipcz.DriverHandle, data []byte, handles []ipcz.DriverHandle) error {
+	g.mu.Lock()
+	hook := g.transmitHook
+	g.mu.Unlock()
+	if hook != nil {
+		hook(transport, data)
+	}
+	return g.NodeDriver.Transmit(transport, data, handles)
+}
+
 func (g *gateDriver) ActivateTransport(transport ipcz.DriverHandle, handler ipcz.ActivityHandler) error {
 	gt := &gate{transport: transport, real: handler}
 	g.mu.Lock()
+	gt.paused = g.pauseNew
 	g.gates = append(g.gates, gt)
 	g.mu.Unlock()
 	return g.NodeDriver.ActivateTransport(transport, gt.handle)
@@ -309,6 +342,26 @@ func eventuallyf(t *testing.T, cond func() bool, msg func() string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// remoteRouters returns each node's count of routers with remote links.
+func (net *mnNet) remoteRouters() []int {
+	counts := make([]int, len(net.nodes))
+	for i, n := range net.nodes {
+		counts[i] = n.Stats().RemoteRouters
+	}
+	return counts
+}
+
+// requireRemoteRoutersEventually waits until every node has exactly the
+// given count of routers with remote links.
+func (net *mnNet) requireRemoteRoutersEventually(want []int) {
+	net.t.Helper()
+	eventuallyf(net.t, func() bool {
+		return slices.Equal(net.remoteRouters(), want)
+	}, func() string {
+		return fmt.Sprintf("routers with remote links per node: %v, want %v", net.remoteRouters(), want)
+	})
 }
 
 // recvPortal waits for a parcel carrying exactly one portal and tag.

@@ -1,7 +1,9 @@
 package ipcz_test
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
@@ -236,5 +238,62 @@ func TestPutLimitsHoldWhilePeerMoves(t *testing.T) {
 		require.Equal(t, uint64(5), accepted)
 		waitLocalParcels(t, q, 5)
 		(&seqReader{stream: 'p'}).readN(t, q, 5)
+	})
+}
+
+// msgBypassPeerWithLink is the node message (its type is the second byte
+// of every frame) with which a proxy hands its inward peer a new link to
+// the proxy's outward peer on the proxy's own node.
+const msgBypassPeerWithLink = 34
+
+// TestRemoteCountsWhileLinkIsReplaced: p on B has 3 parcels queued for
+// q, the limit. q moves to C, and B holds the proxy's bypass at the moment
+// p's outward link is being replaced (the proxy is sending C the new
+// link). Meanwhile p's remote counts must not drop and a put with limits
+// must still fail.
+func TestRemoteCountsWhileLinkIsReplaced(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		net := newMNNet(t, d, 2)
+		const b, c = 1, 2
+		net.ch(b, c)
+		p, q, err := net.nodes[b].OpenPortals()
+		require.NoError(t, err)
+		limits := &ipcz.PutLimits{MaxQueuedParcels: 3, MaxQueuedBytes: 1000}
+		for i := range uint64(3) {
+			require.NoError(t, p.Put(seqParcel('p', i, 10), nil, limits))
+		}
+
+		entered, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		net.drv[b].setTransmitHook(func(_ ipcz.DriverHandle, data []byte) {
+			if len(data) > 1 && data[1] == msgBypassPeerWithLink {
+				once.Do(func() {
+					close(entered)
+					<-release
+				})
+			}
+		})
+		defer net.drv[b].setTransmitHook(nil)
+		sent := make(chan error, 1)
+		go func() { sent <- net.ch(b, c).Put([]byte("q"), []ipcz.Object{q}, nil) }()
+		select {
+		case <-entered:
+		case <-time.After(5 * time.Second):
+			close(release)
+			t.Fatal("the proxy on B never offered C a bypass link")
+		}
+		s := statusOfPortal(t, p)
+		putErr := p.Put(seqParcel('p', 3, 10), nil, limits)
+		close(release)
+		require.NoError(t, <-sent)
+		require.Equal(t, 3, s.NumRemoteParcels, "remote parcels while the link is replaced")
+		require.Equal(t, 30, s.NumRemoteBytes)
+		require.Equal(t, ipcz.ResourceExhausted, putErr)
+
+		q = recvPortal(t, net.ch(c, b), "q")
+		(&seqReader{stream: 'p'}).readN(t, q, 3)
+		eventually(t, "an empty remote queue", func() bool {
+			return statusOfPortal(t, p).NumRemoteParcels == 0
+		})
 	})
 }

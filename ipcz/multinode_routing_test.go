@@ -79,16 +79,12 @@ func TestRouteThroughBrokerDirectWithTrafficInFlight(t *testing.T) {
 
 // TestPortalMovedAmongFourNodes: q is moved 100 times among four nodes
 // (the broker A and B, C, D, over their initial portals and direct
-// routes) while its peer p on B keeps putting 10,000 parcels. At every
-// stop q reads what has arrived and puts one parcel back. Every parcel
-// arrives exactly once and in order in both directions, and in the end
-// every proxy is gone on every node.
+// routes) while its peer p on B keeps putting 10,000 parcels (2,000 under
+// the race detector). At every stop q reads what has arrived and puts one
+// parcel back. Every parcel arrives exactly once and in order in both
+// directions, and in the end every proxy is gone on every node.
 func TestPortalMovedAmongFourNodes(t *testing.T) {
-	forEachDriver(t, portalMovedAmongFourNodes)
-}
-
-func portalMovedAmongFourNodes(t *testing.T, d *inprocess.Driver) {
-	{
+	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
 		net := newMNNet(t, d, 3)
 		for i := 1; i <= 3; i++ {
 			for j := i + 1; j <= 3; j++ {
@@ -147,7 +143,7 @@ func portalMovedAmongFourNodes(t *testing.T, d *inprocess.Driver) {
 		pingPong(t, p, q, "after the moves")
 		require.Zero(t, statusOfPortal(t, p).NumLocalParcels)
 		require.Zero(t, statusOfPortal(t, q).NumLocalParcels)
-	}
+	})
 }
 
 // TestBothEndsMovedAtOnce: p on B and q on C are sent at the same time in
@@ -298,7 +294,6 @@ func TestSendPortalPairToAnotherNode(t *testing.T) {
 // such a route, it must not spin: the nodes go quiet (the count of
 // parcels received stops growing) and the route ends.
 func TestSendPortalThroughItsOwnRoute(t *testing.T) {
-	t.Skip("BUG: a portal sent through its own route is forwarded around the loop forever; every hop re-serializes it into a fresh proxy (unbounded messages, sublinks and link states)")
 	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2

@@ -35,18 +35,14 @@ func pairParcel(dir byte, i int) []byte {
 	return b
 }
 
-// TestStressManyPortalPairs: B opens 10,000 portal pairs (fewer under the
-// race detector) and sends one end of each to the broker, in batches of
-// 100 portals per parcel; every pair then carries one parcel each way.
+// TestStressManyPortalPairs: B opens 10,000 portal pairs and sends one
+// end of each to the broker, in batches of 100 portals per parcel; every
+// pair then carries one parcel each way.
 // (A client that delegates allocation allocates nothing itself.) Then
 // everything is closed: no router is left on either node, every driver
 // object is released, and no goroutine is left behind.
 func TestStressManyPortalPairs(t *testing.T) {
-	pairs := 10000
-	if raceOn {
-		pairs = 2000
-	}
-	const batch = 100
+	const pairs, batch = 10000, 100
 	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
 		goroutines := runtime.NumGoroutine()
 		objects := d.LiveObjects()
@@ -239,10 +235,6 @@ func TestStressConcurrentMoves(t *testing.T) {
 				net.ch(i, j)
 			}
 		}
-		baseline := make([]int, len(net.nodes))
-		for i, n := range net.nodes {
-			baseline[i] = n.Stats().RemoteRouters
-		}
 		// Each worker has its own route between every two nodes.
 		type chans map[[2]int]*ipcz.Portal
 		own := make([]chans, workers)
@@ -258,9 +250,7 @@ func TestStressConcurrentMoves(t *testing.T) {
 			}
 		}
 		net.requireNoProxiesEventually()
-		for i, n := range net.nodes {
-			baseline[i] = n.Stats().RemoteRouters
-		}
+		baseline := net.remoteRouters()
 
 		errs := make(chan error, workers)
 		var wg sync.WaitGroup
@@ -339,19 +329,6 @@ func TestStressConcurrentMoves(t *testing.T) {
 			require.NoError(t, err)
 		}
 		net.requireNoProxiesEventually()
-		eventuallyf(t, func() bool {
-			for i, n := range net.nodes {
-				if n.Stats().RemoteRouters != baseline[i] {
-					return false
-				}
-			}
-			return true
-		}, func() string {
-			s := "routers left:"
-			for i, n := range net.nodes {
-				s += fmt.Sprintf(" %s %d (was %d)", nodeLetter(i), n.Stats().RemoteRouters, baseline[i])
-			}
-			return s
-		})
+		net.requireRemoteRoutersEventually(baseline)
 	})
 }

@@ -158,6 +158,8 @@ func (l *NodeLink) addSublink(id SublinkID, typ linkType, side linkSide, r *Rout
 	if st != nil && (l.memory == nil || !rl.attachState(st, f, l.memory)) {
 		return nil, false
 	}
+	// Links of the other side's making exist there already.
+	rl.announced.Store(!l.isLocallyAllocatedLocked(id))
 	l.sublinks[id] = rl
 	return rl, true
 }

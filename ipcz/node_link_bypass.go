@@ -95,6 +95,7 @@ func bypassToRemotePeer(toY *remoteLink, toX *NodeLink, xSublink SublinkID) {
 	encodeFragment(&msg.params, f)
 	msg.params.U64(lengthZ)
 	toX.transmit(msg)
+	toX.announce(zToX)
 
 	z.mu.Lock()
 	z.setOutwardPrimaryLocked(zToX)

@@ -134,13 +134,26 @@ func (l *NodeLink) onBlockBufferAdded(m *inMessage) error {
 	return nil
 }
 
-// provideMissingLinkStates gives the links this side made without shared
-// state a state each, as far as the pool allows.
+// announce records that the message making a link's far end has been
+// sent; a link made without state gets one now if the pool has room.
+func (l *NodeLink) announce(rl *remoteLink) {
+	rl.announced.Store(true)
+	if rl.state() != nil {
+		return
+	}
+	if memory := l.acquireMemory(); memory != nil {
+		l.provideMissingLinkStates(memory)
+		memory.release()
+	}
+}
+
+// provideMissingLinkStates gives the links this side made (and announced)
+// without shared state a state each, as far as the pool allows.
 func (l *NodeLink) provideMissingLinkStates(memory *nodeLinkMemory) {
 	l.mu.Lock()
 	var missing []*remoteLink
 	for id, rl := range l.sublinks {
-		if rl.state() == nil && l.isLocallyAllocatedLocked(id) {
+		if rl.state() == nil && rl.announced.Load() && l.isLocallyAllocatedLocked(id) {
 			missing = append(missing, rl)
 		}
 	}

@@ -15,6 +15,10 @@ const (
 	parcelObjectRelayedBox uint8 = 2 // a box sent through the broker
 )
 
+// maxTransitHops bounds how often a portal may be passed on between
+// nodes inside parcels without an application taking it out.
+const maxTransitHops = 256
+
 // pendingProxy is a router that becomes a proxy once the parcel carrying
 // its portal has been sent.
 type pendingProxy struct {
@@ -43,7 +47,15 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 	// The bytes were copied out; a parcel that came through another link's
 	// shared memory lets go of it now.
 	p.releaseData()
-	objects := p.remainingObjects()
+	// A portal closed while in transit (see maxTransitHops) goes no
+	// further.
+	objects := make([]Object, 0, len(p.remainingObjects()))
+	for _, o := range p.remainingObjects() {
+		if port, ok := o.(*Portal); ok && port.liveRouter() == nil {
+			continue
+		}
+		objects = append(objects, o)
+	}
 	m.params.U32(uint32(len(objects)))
 	// If the driver cannot pass some box directly, all the parcel's boxes
 	// go through the broker and the parcel carries placeholders.
@@ -60,6 +72,12 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 		switch o := o.(type) {
 		case *Portal:
 			r := o.router.Swap(nil)
+			if r == nil {
+				// Closed since the check above: it travels as a portal whose
+				// route has ended.
+				r = newRouter()
+				r.acceptClosureFromOutward(0)
+			}
 			id := l.allocateSublink()
 			stFragment, st := l.allocateLinkState()
 			link, ok := l.addSublink(id, linkPeripheralInward, sideA, r, st, stFragment)
@@ -107,6 +125,7 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 	}
 	for _, px := range proxies {
 		if sent && px.link != nil {
+			l.announce(px.link)
 			px.router.beginProxying(px.link)
 			continue
 		}
@@ -120,6 +139,7 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 func encodeRouterDescriptor(e *wire.Encoder, d *routerDescriptor) {
 	e.U64(d.newSublink)
 	encodeFragment(e, d.linkState)
+	e.U32(d.hops)
 	e.U64(d.nextOutgoing)
 	e.U64(d.producedBytes)
 	e.U64(d.nextIncoming)
@@ -132,6 +152,7 @@ func decodeRouterDescriptor(d *wire.Decoder) routerDescriptor {
 	return routerDescriptor{
 		newSublink:       d.U64(),
 		linkState:        decodeFragment(d),
+		hops:             d.U32(),
 		nextOutgoing:     d.U64(),
 		producedBytes:    d.U64(),
 		nextIncoming:     d.U64(),
@@ -257,7 +278,14 @@ func (l *NodeLink) decodeParcelObject(m *inMessage) (Object, error) {
 			return nil, wire.ErrMalformed
 		}
 		r.outward.primary = link
-		return newPortal(l.node, r), nil
+		p := newPortal(l.node, r)
+		if desc.hops > maxTransitHops {
+			// A portal that keeps being passed on without ever being taken
+			// out is chasing itself (sent through its own route): close it,
+			// which ends the route and the chase.
+			p.Close()
+		}
+		return p, nil
 	case parcelObjectBox:
 		h, err := m.claimObject()
 		if err != nil {

@@ -144,6 +144,9 @@ func (p *Portal) Get(flags GetFlags, data []byte, objects []Object) (numBytes, n
 		return 0, 0, InvalidArgument
 	}
 	res, err := r.get(flags&GetPartial != 0, data, objects)
+	if err == nil {
+		resetTransitHops(objects[:res.numObjects])
+	}
 	return res.numBytes, res.numObjects, err
 }
 
@@ -157,6 +160,7 @@ func (p *Portal) GetValidated(flags GetFlags, data []byte, objects []Object) (nu
 	if err != nil {
 		return res.numBytes, res.numObjects, nil, err
 	}
+	resetTransitHops(objects[:res.numObjects])
 	return res.numBytes, res.numObjects, &Validator{node: p.node, source: res.source}, nil
 }
 
@@ -167,7 +171,9 @@ func (p *Portal) GetMessage() ([]byte, []Object, error) {
 	if r == nil {
 		return nil, nil, InvalidArgument
 	}
-	return r.takeWhole()
+	data, objects, err := r.takeWhole()
+	resetTransitHops(objects)
+	return data, objects, err
 }
 
 // BeginGet starts a two-phase get of the next parcel: it returns a view of
@@ -209,7 +215,9 @@ func (p *Portal) endGet(numBytes, numObjects int, flags EndGetFlags) ([]Object, 
 	if r == nil {
 		return nil, nil, InvalidArgument
 	}
-	return r.endGet(numBytes, numObjects, flags&EndGetAbort != 0)
+	objects, source, err := r.endGet(numBytes, numObjects, flags&EndGetAbort != 0)
+	resetTransitHops(objects)
+	return objects, source, err
 }
 
 // Trap installs a trap that calls handler once, with context, when any of

@@ -274,11 +274,16 @@ func (n *Node) linkForReferral(transport, mem DriverHandle, local, remote NodeNa
 		}
 		return
 	}
+	// Bind before activating: the other side may already have sent parcels
+	// for these portals, and they are delivered during activation.
+	bound := link.bindInitialPortals(routers, remotePortals)
 	if err := n.driver.ActivateTransport(transport, link.onTransportActivity); err != nil {
 		link.fail(false)
 		return
 	}
-	link.bindInitialPortals(routers, remotePortals)
+	for _, r := range bound {
+		r.flush()
+	}
 }
 
 // onReferralAccepted: our broker accepted the node we referred and gives

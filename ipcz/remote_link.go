@@ -22,6 +22,10 @@ type remoteLink struct {
 	// released is set once the link's hold on its sublink and memory has
 	// been let go: by the router retiring it, or by its NodeLink failing.
 	released atomic.Bool
+	// announced is set once the message that makes this link's far end
+	// has been sent; only then may a late state be sent for it
+	// (SetLinkState must not overtake that message).
+	announced atomic.Bool
 }
 
 // sharedLinkState is a link's state and what holds it in place.
@@ -111,8 +115,11 @@ func (l *remoteLink) attachState(st *linkState, f fragment, memory *nodeLinkMemo
 // for the receiving node to build a router that continues the route where
 // the sender's left off, linked back to it on newSublink.
 type routerDescriptor struct {
-	newSublink       SublinkID
-	linkState        fragment
+	newSublink SublinkID
+	linkState  fragment
+	// hops counts how often the portal was passed on to another node since
+	// an application last took it out of a parcel.
+	hops             uint32
 	nextOutgoing     SequenceNumber
 	producedBytes    uint64
 	nextIncoming     SequenceNumber
@@ -130,6 +137,7 @@ func (r *Router) beginTransfer(sublink SublinkID) routerDescriptor {
 	r.inward = &routeEdge{}
 	return routerDescriptor{
 		newSublink:       sublink,
+		hops:             r.transitHops + 1,
 		nextOutgoing:     r.outbound.currentLength(),
 		producedBytes:    r.producedBytes,
 		nextIncoming:     r.inbound.nextSequenceNumber(),
@@ -158,6 +166,7 @@ func newRouterFromDescriptor(d *routerDescriptor) *Router {
 	r.consumedBytes = d.consumedBytes
 	r.hasPut = d.nextOutgoing > 0
 	r.hasGot = d.nextIncoming > 0 || d.consumedBytes > 0
+	r.transitHops = d.hops
 	if d.peerClosed {
 		r.inbound.setFinalLength(d.closedPeerLength)
 	}

@@ -76,6 +76,10 @@ type Router struct {
 	// by mu.
 	owedNotify    routerLink
 	recheckRemote bool
+
+	// transitHops counts the nodes the router's portal was passed to since
+	// an application last took it out of a parcel. Guarded by mu.
+	transitHops uint32
 }
 
 func newRouter() *Router { return &Router{id: routerIDs.Add(1)} }
@@ -127,7 +131,13 @@ func (r *Router) statusLocked() PortalStatus {
 			s.Flags |= PortalStatusDead
 		}
 	}
-	if l := r.outward.primary; l != nil {
+	// While a replacement link is pending, the decaying one's counts stand
+	// (they can only overstate the remote queue, never understate it).
+	l := r.outward.primary
+	if l == nil {
+		l = r.outward.decaying
+	}
+	if l != nil {
 		if st := l.state(); st != nil {
 			parcels, bytes := st.peerConsumed(l.side())
 			s.NumRemoteParcels = saturatingCount(r.outbound.currentLength(), parcels)

@@ -214,6 +214,7 @@ func (r *Router) bypassLocalPeer(x *Router, yToX routerLink, toZ *remoteLink) {
 	r.mu.Unlock()
 
 	nl.sendBypassPeerWithLink(toZ.sublink, id, f, lengthX)
+	nl.announce(xToZ)
 
 	x.mu.Lock()
 	x.setOutwardPrimaryLocked(xToZ)

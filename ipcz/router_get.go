@@ -239,3 +239,17 @@ func (r *Router) abortPut() error {
 	r.pendingPut, r.hasPendingPut = nil, false
 	return nil
 }
+
+// resetTransitHops records that an application took these objects out of
+// a parcel: their portals start counting hops afresh.
+func resetTransitHops(objects []Object) {
+	for _, o := range objects {
+		if p, ok := o.(*Portal); ok {
+			if r := p.liveRouter(); r != nil {
+				r.mu.Lock()
+				r.transitHops = 0
+				r.mu.Unlock()
+			}
+		}
+	}
+}
