@@ -2,6 +2,7 @@ package ipcz_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,4 +151,59 @@ func TestBoxesBetweenNonBrokers(t *testing.T) {
 			require.NoError(t, objs[1].Close())
 		}
 	})
+}
+
+// TestMergedRouteWithOneLocalEndBecomesDirect: on the broker, x–y is a
+// local pair and u–v a pair whose v went to a client. Merging y with u
+// leaves x talking to v; the merged pair bypasses itself, so x ends with a
+// remote link of its own to the client and no bridge router is left. Both
+// orders of the merge are tried (the local end beyond either router).
+func TestMergedRouteWithOneLocalEndBecomesDirect(t *testing.T) {
+	for _, swap := range []bool{false, true} {
+		t.Run(fmt.Sprint("swapped=", swap), func(t *testing.T) {
+			forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+				net := newTestNetwork(t, d, 1)
+				broker := net.broker
+				pingPong(t, net.toNode[0], net.toBroker[0], "connected")
+				baseline := broker.Stats().RemoteRouters
+				x, y, err := broker.OpenPortals()
+				require.NoError(t, err)
+				u, v, err := broker.OpenPortals()
+				require.NoError(t, err)
+				for i := range 20 {
+					require.NoError(t, x.Put([]byte(fmt.Sprint("x", i)), nil, nil))
+				}
+				require.NoError(t, net.toNode[0].Put(nil, []ipcz.Object{v}, nil))
+				_, objs := waitMessage(t, net.toBroker[0])
+				v = objs[0].(*ipcz.Portal)
+				for i := range 20 {
+					require.NoError(t, v.Put([]byte(fmt.Sprint("v", i)), nil, nil))
+				}
+				if swap {
+					require.NoError(t, ipcz.MergePortals(u, y))
+				} else {
+					require.NoError(t, ipcz.MergePortals(y, u))
+				}
+				for i := 20; i < 40; i++ {
+					require.NoError(t, x.Put([]byte(fmt.Sprint("x", i)), nil, nil))
+					require.NoError(t, v.Put([]byte(fmt.Sprint("v", i)), nil, nil))
+				}
+				for i := range 40 {
+					data, _ := waitMessage(t, v)
+					require.Equal(t, fmt.Sprint("x", i), string(data))
+					data, _ = waitMessage(t, x)
+					require.Equal(t, fmt.Sprint("v", i), string(data))
+				}
+				eventuallyf(t, func() bool {
+					return broker.Stats().RemoteRouters == baseline+1 && broker.Stats().Proxies == 0
+				}, func() string {
+					return fmt.Sprintf("the merged pair was not bypassed: %d remote routers (baseline %d):\n%s",
+						broker.Stats().RemoteRouters, baseline, strings.Join(broker.DescribeRouters(), "\n"))
+				})
+				pingPong(t, x, v, "direct")
+				require.NoError(t, v.Close())
+				waitStatus(t, x, ipcz.PortalStatusPeerClosed|ipcz.PortalStatusDead)
+			})
+		})
+	}
 }

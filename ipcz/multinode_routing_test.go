@@ -375,7 +375,6 @@ func TestMergedPortalsWithPeersOnTwoOtherNodes(t *testing.T) {
 // broker, the bridge is bypassed and B and C end up linked directly, with
 // nothing left on the broker for the route.
 func TestMergedRouteAcrossNodesIsBypassed(t *testing.T) {
-	t.Skip("NOT YET: bypass of merged (bridged) routes")
 	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2

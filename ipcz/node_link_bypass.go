@@ -314,7 +314,9 @@ func (l *NodeLink) onStopProxyingToLocalPeer(m *inMessage) error {
 	if target == nil {
 		return nil
 	}
-	if target.typ.carriesInbound() || !target.router.stopProxyingToLocalPeer(lengthZ) {
+	// A proxy hears it on its inward link; a merged pair on the outward
+	// link of its near router.
+	if !target.router.stopProxyingToLocalPeer(lengthZ) {
 		return wire.ErrMalformed
 	}
 	return nil

@@ -160,6 +160,11 @@ func (r *Router) maybeStartBypass() {
 // to send its closure).
 func (r *Router) abandonBypass() {
 	r.mu.Lock()
+	if r.bridge != nil {
+		r.mu.Unlock()
+		r.abandonBridgeBypass()
+		return
+	}
 	if !r.bypassing || r.bypassCommitted {
 		r.mu.Unlock()
 		return
@@ -228,6 +233,10 @@ func (r *Router) bypassLocalPeer(x *Router, yToX routerLink, toZ *remoteLink) {
 // are gone.
 func (r *Router) stopProxying(lengthX, lengthZ SequenceNumber) bool {
 	r.mu.Lock()
+	if r.bridge != nil {
+		r.mu.Unlock()
+		return r.bridgeLengthsFromFar(lengthX, lengthZ)
+	}
 	if !r.bypassing || r.bypassCommitted || r.inward == nil {
 		r.mu.Unlock()
 		return false
@@ -247,6 +256,20 @@ func (r *Router) stopProxying(lengthX, lengthZ SequenceNumber) bool {
 // stopProxyingToLocalPeer completes bypassLocalPeer with Z's length.
 func (r *Router) stopProxyingToLocalPeer(lengthZ SequenceNumber) bool {
 	r.mu.Lock()
+	if r.bridge != nil {
+		// The pair's near router: its outer router Z sent nothing past
+		// lengthZ; the far side's lengths were set when the bypass began.
+		p := r.bridgePartnerLocked()
+		r.mu.Unlock()
+		if p == nil {
+			return false
+		}
+		p.mu.Lock()
+		lengthX := p.outward.lengthFromDecaying
+		known := p.outward.hasLengthFromDecaying
+		p.mu.Unlock()
+		return known && r.bridgeLengthsFromFar(lengthZ, lengthX)
+	}
 	if !r.bypassing || !r.bypassCommitted || r.inward == nil || r.outward.decaying == nil {
 		r.mu.Unlock()
 		return false
@@ -307,11 +330,14 @@ func (r *Router) linkStateAttached(l routerLink) {
 }
 
 // maybeBypassBridge removes a merged pair of bridge routers (r and its
-// partner) from their route when the routers on both sides of the pair are
-// on this node: those two get a direct local link, and all four old links
-// decay by sequence length. The lower-id router of the pair does it, once
-// both central links can be locked. (When either outer router is on
-// another node the pair stays and forwards.)
+// partner) from their route, so that the routers beyond them, A (r's
+// outward peer) and D (the partner's), end directly linked. The lower-id
+// router of the pair does it once both central links are locked. The
+// pair then acts as one proxy, and the cases are those of a proxy bypass:
+// A and D both on this node get a local link; one of them here gets a
+// remote link to the other (BypassPeerWithLink, answered by
+// StopProxyingToLocalPeer); both elsewhere are linked by A
+// (BypassPeer to A, AcceptBypassLink to D, StopProxying to the pair).
 func (r *Router) maybeBypassBridge() {
 	r.mu.Lock()
 	if r.bypassing || r.bypassAbandoned || r.bridge == nil || r.bridge.primary == nil ||
@@ -323,7 +349,7 @@ func (r *Router) maybeBypassBridge() {
 	partner := r.bridge.primary.localPeer()
 	toA := r.outward.primary
 	r.mu.Unlock()
-	if partner == nil || partner.id < r.id || toA == nil || toA.linkType() != linkCentral || toA.localPeer() == nil {
+	if partner == nil || partner.id < r.id || toA == nil || toA.linkType() != linkCentral {
 		return
 	}
 	partner.mu.Lock()
@@ -331,17 +357,47 @@ func (r *Router) maybeBypassBridge() {
 	ok := partner.bridge != nil && partner.bridge.isStable() && partner.outward.isStable() &&
 		!partner.bypassing && !partner.inbound.hasFinalLength && !partner.outbound.hasFinalLength
 	partner.mu.Unlock()
-	if !ok || toD == nil || toD.linkType() != linkCentral || toD.localPeer() == nil {
+	if !ok || toD == nil || toD.linkType() != linkCentral {
 		return
 	}
 	stA, stD := toA.state(), toD.state()
-	if stA == nil || stD == nil || !stA.tryLockForBypass(toA.side(), NodeName{}) {
+	if stA == nil || stD == nil {
 		return
 	}
-	if !stD.tryLockForBypass(toD.side(), NodeName{}) {
+	// D accepts a bypass link only from the node r names here: A's.
+	var sourceForD NodeName
+	if rl, remote := toA.(*remoteLink); remote {
+		sourceForD = rl.nodeLink.RemoteName()
+	}
+	if !stA.tryLockForBypass(toA.side(), NodeName{}) {
+		return
+	}
+	if !stD.tryLockForBypass(toD.side(), sourceForD) {
 		stA.unlock(toA.side())
 		return
 	}
+	a, d := toA.localPeer(), toD.localPeer()
+	switch {
+	case a != nil && d != nil:
+		r.bypassBridgeLocally(partner, toA, toD)
+	case a == nil && d == nil:
+		r.mu.Lock()
+		partner.mu.Lock()
+		r.bypassing, partner.bypassing = true, true
+		partner.mu.Unlock()
+		r.mu.Unlock()
+		toAr, toDr := toA.(*remoteLink), toD.(*remoteLink)
+		toAr.nodeLink.sendBypassPeer(toAr.sublink, toDr.nodeLink.RemoteName(), toDr.sublink)
+	case a == nil:
+		bypassBridgeToRemote(r, partner, toA.(*remoteLink), toD)
+	default:
+		bypassBridgeToRemote(partner, r, toD.(*remoteLink), toA)
+	}
+}
+
+// bypassBridgeLocally is the bypass of a merged pair whose outer routers
+// are both on this node: they get a local link.
+func (r *Router) bypassBridgeLocally(partner *Router, toA, toD routerLink) {
 	a, d := toA.localPeer(), toD.localPeer()
 	routers := []*Router{a, r, partner, d}
 	sortRoutersByID(routers)
@@ -358,8 +414,8 @@ func (r *Router) maybeBypassBridge() {
 		a.outward.primary == nil || a.outward.primary.localPeer() != r ||
 		d.outward.primary == nil || d.outward.primary.localPeer() != partner {
 		unlockAll()
-		stA.unlock(toA.side())
-		stD.unlock(toD.side())
+		toA.state().unlock(toA.side())
+		toD.state().unlock(toD.side())
 		return
 	}
 	lengthA, lengthD := a.outbound.currentLength(), d.outbound.currentLength()
@@ -368,24 +424,147 @@ func (r *Router) maybeBypassBridge() {
 	a.outward.lengthFromDecaying, a.outward.hasLengthFromDecaying = lengthD, true
 	d.switchOutwardLocked(forD, lengthD)
 	d.outward.lengthFromDecaying, d.outward.hasLengthFromDecaying = lengthA, true
-	// r forwards A's parcels below lengthA across the bridge and D's below
-	// lengthD to A; its partner the other way round.
-	for _, x := range []struct {
-		router          *Router
-		fromOut, fromIn SequenceNumber
-	}{{r, lengthA, lengthD}, {partner, lengthD, lengthA}} {
-		b := x.router
-		b.bypassing, b.bypassCommitted = true, true
-		b.outward.beginDecay(nil)
-		b.outward.lengthToDecaying, b.outward.hasLengthToDecaying = x.fromIn, true
-		b.outward.lengthFromDecaying, b.outward.hasLengthFromDecaying = x.fromOut, true
-		b.bridge.beginDecay(nil)
-		b.bridge.lengthToDecaying, b.bridge.hasLengthToDecaying = x.fromOut, true
-		b.bridge.lengthFromDecaying, b.bridge.hasLengthFromDecaying = x.fromIn, true
-	}
+	r.bypassing, partner.bypassing = true, true
+	r.decayBridgeLocked(lengthA, lengthD, true)
+	partner.decayBridgeLocked(lengthD, lengthA, true)
 	unlockAll()
 	for _, x := range routers {
 		x.flush()
+	}
+}
+
+// decayBridgeLocked starts (or completes) the decay of a bridge router's
+// two edges: its outer router sent nothing past lengthNear over the old
+// link, and the far outer router nothing past lengthFar (which may not be
+// known yet: hasFar). Preconditions: mu held.
+func (b *Router) decayBridgeLocked(lengthNear, lengthFar SequenceNumber, hasFar bool) {
+	b.bypassCommitted = true
+	if b.outward.decaying == nil {
+		b.outward.beginDecay(nil)
+		b.bridge.beginDecay(nil)
+	}
+	b.outward.lengthFromDecaying, b.outward.hasLengthFromDecaying = lengthNear, true
+	b.bridge.lengthToDecaying, b.bridge.hasLengthToDecaying = lengthNear, true
+	if hasFar {
+		b.outward.lengthToDecaying, b.outward.hasLengthToDecaying = lengthFar, true
+		b.bridge.lengthFromDecaying, b.bridge.hasLengthFromDecaying = lengthFar, true
+	}
+}
+
+// bypassBridgeToRemote is the bypass of a merged pair where the outer
+// router X of far is on this node and the outer router Z of near (reached
+// by toZ) is not: X gets a link to Z on near's node link, as in
+// bypassLocalPeer.
+func bypassBridgeToRemote(near, far *Router, toZ *remoteLink, toX routerLink) {
+	x := toX.localPeer()
+	nl := toZ.nodeLink
+	f, st := nl.allocateLinkState()
+	id := nl.allocateSublink()
+	xToZ, ok := nl.addSublink(id, linkCentral, sideA, x, st, f)
+	if !ok {
+		near.abandonBridgeBypass()
+		return
+	}
+	x.mu.Lock()
+	if l := x.outward.primary; l == nil || l.localPeer() != far || !x.outward.isStable() {
+		x.mu.Unlock()
+		xToZ.deactivate()
+		near.abandonBridgeBypass()
+		return
+	}
+	lengthX := x.outbound.currentLength()
+	x.switchOutwardLocked(nil, lengthX)
+	x.mu.Unlock()
+
+	lo, hi := near, far
+	if hi.id < lo.id {
+		lo, hi = hi, lo
+	}
+	lo.mu.Lock()
+	hi.mu.Lock()
+	near.bypassing, far.bypassing = true, true
+	far.decayBridgeLocked(lengthX, 0, false)
+	near.bypassCommitted = true
+	near.outward.beginDecay(nil)
+	near.bridge.beginDecay(nil)
+	near.outward.lengthToDecaying, near.outward.hasLengthToDecaying = lengthX, true
+	near.bridge.lengthFromDecaying, near.bridge.hasLengthFromDecaying = lengthX, true
+	hi.mu.Unlock()
+	lo.mu.Unlock()
+
+	nl.sendBypassPeerWithLink(toZ.sublink, id, f, lengthX)
+	nl.announce(xToZ)
+	x.mu.Lock()
+	x.setOutwardPrimaryLocked(xToZ)
+	x.mu.Unlock()
+	x.flush()
+	near.flush()
+	far.flush()
+}
+
+// bridgeLengthsFromFar completes a bridge bypass: the far side's outer
+// router (for r, the router beyond its outward link) sent nothing past
+// lengthOuter over the old link, and the other outer router nothing past
+// lengthOther. r is the bridge router the news arrived at.
+func (r *Router) bridgeLengthsFromFar(lengthOuter, lengthOther SequenceNumber) bool {
+	r.mu.Lock()
+	partner := r.bridgePartnerLocked()
+	if !r.bypassing || partner == nil {
+		r.mu.Unlock()
+		return false
+	}
+	r.mu.Unlock()
+	lo, hi := r, partner
+	if hi.id < lo.id {
+		lo, hi = hi, lo
+	}
+	lo.mu.Lock()
+	hi.mu.Lock()
+	r.decayBridgeLocked(lengthOuter, lengthOther, true)
+	partner.decayBridgeLocked(lengthOther, lengthOuter, true)
+	var x *Router
+	if partner.outward.decaying != nil {
+		x = partner.outward.decaying.localPeer()
+	}
+	hi.mu.Unlock()
+	lo.mu.Unlock()
+	if x != nil {
+		x.mu.Lock()
+		if x.outward.decaying != nil && x.outward.decaying.localPeer() == partner {
+			x.outward.lengthFromDecaying, x.outward.hasLengthFromDecaying = lengthOuter, true
+		}
+		x.mu.Unlock()
+		x.flush()
+	}
+	r.flush()
+	partner.flush()
+	return true
+}
+
+// abandonBridgeBypass gives up a bridge bypass that changed no edge yet:
+// both central links are unlocked and their far sides flushed.
+func (r *Router) abandonBridgeBypass() {
+	r.mu.Lock()
+	if r.bridge == nil || r.bridge.primary == nil || r.bypassCommitted {
+		r.mu.Unlock()
+		return
+	}
+	partner := r.bridge.primary.localPeer()
+	r.mu.Unlock()
+	var links []routerLink
+	for _, b := range []*Router{r, partner} {
+		b.mu.Lock()
+		b.bypassing, b.bypassAbandoned = false, true
+		if l := b.outward.primary; l != nil {
+			if st := l.state(); st != nil {
+				st.unlock(l.side())
+			}
+			links = append(links, l)
+		}
+		b.mu.Unlock()
+	}
+	for _, l := range links {
+		l.flushPeer()
 	}
 }
 
@@ -396,4 +575,20 @@ func sortRoutersByID(rs []*Router) {
 			rs[j], rs[j-1] = rs[j-1], rs[j]
 		}
 	}
+}
+
+// bridgePartnerLocked returns the router across a merged router's bridge
+// (over its primary or, during a bypass, its decaying link), or nil.
+// Preconditions: mu held.
+func (r *Router) bridgePartnerLocked() *Router {
+	if r.bridge == nil {
+		return nil
+	}
+	if l := r.bridge.primary; l != nil {
+		return l.localPeer()
+	}
+	if l := r.bridge.decaying; l != nil {
+		return l.localPeer()
+	}
+	return nil
 }
