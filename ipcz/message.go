@@ -57,7 +57,6 @@ const (
 	maxObjectBytes        = 1 << 16
 	maxHandlesPerObject   = 64
 	maxParcelDataInline   = 1 << 30
-	maxObjectsPerParcel   = 1 << 12
 	maxInitialPortals     = 64
 	firstAllocatedSublink = maxInitialPortals
 )

@@ -195,7 +195,7 @@ func (l *NodeLink) onAcceptParcel(m *inMessage) error {
 	default:
 		return wire.ErrMalformed
 	}
-	n := d.Count(maxObjectsPerParcel, 1)
+	n := d.Count(MaxObjectsPerParcel, 1)
 	if d.Failed() {
 		p.discard()
 		return wire.ErrMalformed

@@ -67,7 +67,7 @@ func (p *Portal) QueryStatus() (PortalStatus, error) {
 // another node, listed twice, this portal or its peer on this node, or in
 // a two-phase operation); AlreadyExists during a two-phase put; NotFound
 // once the peer is known closed; ResourceExhausted if limits would be
-// exceeded.
+// exceeded or objects holds more than MaxObjectsPerParcel.
 func (p *Portal) Put(data []byte, objects []Object, limits *PutLimits) error {
 	r := p.liveRouter()
 	if r == nil {
@@ -76,8 +76,15 @@ func (p *Portal) Put(data []byte, objects []Object, limits *PutLimits) error {
 	return p.sendParcel(r, newParcelCopy(data), objects, limits, false)
 }
 
+// MaxObjectsPerParcel is the most portals and boxes one parcel may carry;
+// a put with more fails with ResourceExhausted.
+const MaxObjectsPerParcel = 1 << 12
+
 // sendParcel sends parcel with objects attached.
 func (p *Portal) sendParcel(r *Router, parcel *Parcel, objects []Object, limits *PutLimits, fromEndPut bool) error {
+	if len(objects) > MaxObjectsPerParcel {
+		return ResourceExhausted
+	}
 	if len(objects) == 0 {
 		return r.sendOutboundParcel(parcel, limits, fromEndPut)
 	}

@@ -1084,3 +1084,23 @@ func TestPutGetPayloadSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestPutTooManyObjects(t *testing.T) {
+	e := newAPIEnv(t)
+	a, b := e.pair()
+	objects := make([]Object, MaxObjectsPerParcel+1)
+	for i := range objects {
+		bx, _ := e.box()
+		objects[i] = bx
+	}
+	require.Equal(t, ResourceExhausted, a.Put(nil, objects, nil))
+	// The objects stay the caller's.
+	for _, o := range objects {
+		_, err := o.(*Box).Unbox(UnboxPeek)
+		require.NoError(t, err)
+	}
+	require.NoError(t, a.Put(nil, objects[:MaxObjectsPerParcel], nil))
+	_, got, err := b.GetMessage()
+	require.NoError(t, err)
+	require.Len(t, got, MaxObjectsPerParcel)
+}

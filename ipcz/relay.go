@@ -158,7 +158,7 @@ func (l *NodeLink) onAcceptRelayedMessage(m *inMessage) error {
 func (l *NodeLink) onAcceptParcelDriverObjects(m *inMessage) error {
 	d := m.params
 	key := parcelKey{sublink: d.U64(), seq: d.U64()}
-	count := d.Count(maxObjectsPerParcel, 4)
+	count := d.Count(MaxObjectsPerParcel, 4)
 	if d.Failed() {
 		return wire.ErrMalformed
 	}

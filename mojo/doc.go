@@ -122,7 +122,7 @@
 // # Limits
 //
 // At most MaxHandlesPerMessage handles and 256 MiB of payload per
-// message, and at most 4096 ipcz objects per message (ipcz's limit for a
+// message, and at most ipcz.MaxObjectsPerParcel (4096) objects per message (ipcz's limit for a
 // parcel crossing nodes: a data pipe takes two, other handles one, invalid
 // platform handles none); MaxSharedBufferBytes per buffer; data pipes up
 // to 256 MiB.
