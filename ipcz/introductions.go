@@ -181,24 +181,11 @@ func (l *NodeLink) onRequestIndirectIntroduction(m *inMessage) error {
 // introduceIndirectly links target (one of ours) with requester (a node
 // of the broker at the far end of peer).
 func (n *Node) introduceIndirectly(peer *NodeLink, requester NodeName, target *NodeLink) bool {
-	d := n.driver
-	tp, tt, err := d.CreateTransports(peer.transport, target.transport)
-	if err != nil {
+	h, ok := newLinkHalves(n.driver, peer.transport, target.transport)
+	if !ok {
 		return false
 	}
-	memP, err := d.AllocateSharedMemory(primaryBufferSize)
-	if err != nil {
-		d.Close(tp)
-		d.Close(tt)
-		return false
-	}
-	memT, err := d.DuplicateSharedMemory(memP)
-	if err != nil {
-		d.Close(tp)
-		d.Close(tt)
-		d.Close(memP)
-		return false
-	}
+	tp, tt, memP, memT := h.transport0, h.transport1, h.memory0, h.memory1
 	intro := newOutMessage(msgAcceptIntroduction)
 	encodeNodeName(&intro.params, requester)
 	intro.params.U8(uint8(sideB))
@@ -291,24 +278,11 @@ func (l *NodeLink) onRejectIndirectIntroduction(m *inMessage) error {
 
 // introduce links the nodes at the far ends of a and b.
 func (n *Node) introduce(a, b *NodeLink) bool {
-	d := n.driver
-	ta, tb, err := d.CreateTransports(a.transport, b.transport)
-	if err != nil {
+	h, ok := newLinkHalves(n.driver, a.transport, b.transport)
+	if !ok {
 		return false
 	}
-	memA, err := d.AllocateSharedMemory(primaryBufferSize)
-	if err != nil {
-		d.Close(ta)
-		d.Close(tb)
-		return false
-	}
-	memB, err := d.DuplicateSharedMemory(memA)
-	if err != nil {
-		d.Close(ta)
-		d.Close(tb)
-		d.Close(memA)
-		return false
-	}
+	ta, tb, memA, memB := h.transport0, h.transport1, h.memory0, h.memory1
 	send := func(to *NodeLink, name NodeName, side linkSide, t, mem DriverHandle) {
 		m := newOutMessage(msgAcceptIntroduction)
 		encodeNodeName(&m.params, name)
@@ -395,4 +369,30 @@ func (l *NodeLink) isClientOrBrokerPeer() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.remoteIsClient || l.remoteIsBroker
+}
+
+// linkHalves are what a broker makes to link two nodes: a transport pair
+// (the first end to be sent over transport0, the second over transport1)
+// and two handles to one new primary buffer.
+type linkHalves struct {
+	transport0, transport1 DriverHandle
+	memory0, memory1       DriverHandle
+}
+
+// newLinkHalves makes the halves of a link between the nodes at the far
+// ends of transport0 and transport1; ok is false if the driver cannot.
+func newLinkHalves(d Driver, transport0, transport1 DriverHandle) (h linkHalves, ok bool) {
+	var err error
+	if h.transport0, h.transport1, err = d.CreateTransports(transport0, transport1); err != nil {
+		return linkHalves{}, false
+	}
+	if h.memory0, err = d.AllocateSharedMemory(primaryBufferSize); err != nil {
+		closeHandles(d, []DriverHandle{h.transport0, h.transport1})
+		return linkHalves{}, false
+	}
+	if h.memory1, err = d.DuplicateSharedMemory(h.memory0); err != nil {
+		closeHandles(d, []DriverHandle{h.transport0, h.transport1, h.memory0})
+		return linkHalves{}, false
+	}
+	return h, true
 }

@@ -12,19 +12,13 @@ func mergeRouters(r1, r2 *Router, claim func() bool) error {
 		return InvalidArgument
 	}
 	var d trapDispatcher
-	lo, hi := r1, r2
-	if hi.id < lo.id {
-		lo, hi = hi, lo
-	}
-	lo.mu.Lock()
-	hi.mu.Lock()
+	unlock := lockRouterPair(r1, r2)
 	err := checkMergeLocked(r1, r2)
 	if err == nil && !claim() {
 		err = InvalidArgument
 	}
 	if err != nil {
-		hi.mu.Unlock()
-		lo.mu.Unlock()
+		unlock()
 		return err
 	}
 	l1, l2 := newLocalLinkPair(linkBridge, r1, r2)
@@ -34,8 +28,7 @@ func mergeRouters(r1, r2 *Router, claim func() bool) error {
 		status := r.statusLocked()
 		r.traps.removeAll(&status, &d)
 	}
-	hi.mu.Unlock()
-	lo.mu.Unlock()
+	unlock()
 	d.dispatch()
 	// Each bridge router watches its outward peer's consumption and passes
 	// it across the bridge, so the merged route's ends see each other's.

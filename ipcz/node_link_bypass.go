@@ -119,18 +119,12 @@ func (l *NodeLink) bypassToPeerOnThisNode(toY *remoteLink, xSublink SublinkID) e
 	if x == z {
 		return wire.ErrMalformed
 	}
-	lo, hi := x, z
-	if hi.id < lo.id {
-		lo, hi = hi, lo
-	}
-	lo.mu.Lock()
-	hi.mu.Lock()
+	unlock := lockRouterPair(x, z)
 	okX := x.outward.primary == xToY && x.outward.isStable() && !x.outbound.hasFinalLength
 	okZ := z.outward.primary == toY && z.outward.isStable() && !z.portalClosed &&
 		!z.inbound.hasFinalLength && !z.outbound.hasFinalLength
 	if !okX || !okZ {
-		hi.mu.Unlock()
-		lo.mu.Unlock()
+		unlock()
 		l.sendBypassAbandoned(toY.sublink)
 		return nil
 	}
@@ -140,8 +134,7 @@ func (l *NodeLink) bypassToPeerOnThisNode(toY *remoteLink, xSublink SublinkID) e
 	x.outward.lengthFromDecaying, x.outward.hasLengthFromDecaying = lengthZ, true
 	z.switchOutwardLocked(forZ, lengthZ)
 	z.outward.lengthFromDecaying, z.outward.hasLengthFromDecaying = lengthX, true
-	hi.mu.Unlock()
-	lo.mu.Unlock()
+	unlock()
 
 	l.sendStopProxying(xSublink, lengthX, lengthZ)
 	x.flush()
@@ -172,31 +165,11 @@ func (l *NodeLink) onAcceptBypassLink(m *inMessage) error {
 		!st.isLockedForBypassBy(xToY.s.opposite(), l.RemoteName()) {
 		return wire.ErrMalformed
 	}
-	l.mu.Lock()
-	allowed := l.isRemotelyAllocatedLocked(newSublink)
-	l.mu.Unlock()
-	if !allowed {
-		return wire.ErrMalformed
-	}
-	st, ok := l.adoptLinkState(f)
-	if !ok {
-		return wire.ErrMalformed
-	}
 	x := xToY.router
-	xToZ, ok := l.addSublink(newSublink, linkCentral, sideB, x, st, f)
-	if !ok {
-		return wire.ErrMalformed
+	lengthX, switched, err := l.takeOfferedLink(x, xToY, newSublink, f, lengthZ)
+	if err != nil || !switched {
+		return err
 	}
-	x.mu.Lock()
-	if x.outward.primary != xToY || !x.outward.isStable() {
-		x.mu.Unlock()
-		xToZ.deactivate()
-		return nil
-	}
-	lengthX := x.outbound.currentLength()
-	x.switchOutwardLocked(xToZ, lengthX)
-	x.outward.lengthFromDecaying, x.outward.hasLengthFromDecaying = lengthZ, true
-	x.mu.Unlock()
 
 	toY.sendStopProxying(xSublink, lengthX, lengthZ)
 	msg := newOutMessage(msgProxyWillStop)
@@ -268,33 +241,15 @@ func (l *NodeLink) onBypassPeerWithLink(m *inMessage) error {
 	if toY == nil {
 		return nil
 	}
-	l.mu.Lock()
-	allowed := l.isRemotelyAllocatedLocked(newSublink)
-	l.mu.Unlock()
-	if !toY.typ.carriesInbound() || !allowed {
+	if !toY.typ.carriesInbound() {
 		return wire.ErrMalformed
 	}
-	st, ok := l.adoptLinkState(f)
-	if !ok {
-		return wire.ErrMalformed
-	}
+	// If Z's route is changing or gone, Y learns lengthZ from Z's closure.
 	z := toY.router
-	zToX, ok := l.addSublink(newSublink, linkCentral, sideB, z, st, f)
-	if !ok {
-		return wire.ErrMalformed
+	lengthZ, switched, err := l.takeOfferedLink(z, toY, newSublink, f, lengthX)
+	if err != nil || !switched {
+		return err
 	}
-	z.mu.Lock()
-	if z.outward.primary != toY || !z.outward.isStable() {
-		// Z's route is changing or gone; Y will learn lengthZ from Z's
-		// closure.
-		z.mu.Unlock()
-		zToX.deactivate()
-		return nil
-	}
-	lengthZ := z.outbound.currentLength()
-	z.switchOutwardLocked(zToX, lengthZ)
-	z.outward.lengthFromDecaying, z.outward.hasLengthFromDecaying = lengthX, true
-	z.mu.Unlock()
 
 	reply := newOutMessage(msgStopProxyingToLocalPeer)
 	reply.params.U64(toY.sublink)
@@ -337,4 +292,38 @@ func (l *NodeLink) onBypassAbandoned(m *inMessage) error {
 		target.router.abandonBypass()
 	}
 	return nil
+}
+
+// takeOfferedLink makes the central link the other node offers (on
+// newSublink, with its state at f) router r's outward link in place of
+// old, which decays: r sends over old nothing numbered from the returned
+// length on, and expects over it nothing from lengthFrom on. switched is
+// false, with no error, if r's outward link changed meanwhile (the offer
+// is then dropped); an offer that breaks the rules is an error.
+func (l *NodeLink) takeOfferedLink(r *Router, old routerLink, newSublink SublinkID, f fragment, lengthFrom SequenceNumber) (length SequenceNumber, switched bool, err error) {
+	l.mu.Lock()
+	allowed := l.isRemotelyAllocatedLocked(newSublink)
+	l.mu.Unlock()
+	if !allowed {
+		return 0, false, wire.ErrMalformed
+	}
+	st, ok := l.adoptLinkState(f)
+	if !ok {
+		return 0, false, wire.ErrMalformed
+	}
+	link, ok := l.addSublink(newSublink, linkCentral, sideB, r, st, f)
+	if !ok {
+		return 0, false, wire.ErrMalformed
+	}
+	r.mu.Lock()
+	if r.outward.primary != old || !r.outward.isStable() {
+		r.mu.Unlock()
+		link.deactivate()
+		return 0, false, nil
+	}
+	length = r.outbound.currentLength()
+	r.switchOutwardLocked(link, length)
+	r.outward.lengthFromDecaying, r.outward.hasLengthFromDecaying = lengthFrom, true
+	r.mu.Unlock()
+	return length, true, nil
 }

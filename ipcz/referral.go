@@ -153,26 +153,12 @@ func (l *NodeLink) onConnectToReferredBroker(m *inMessage) error {
 		drv.Close(offered.mapping)
 		return reject()
 	}
-	toReferred, toReferrer, err := drv.CreateTransports(l.transport, ref.referrer.transport)
-	if err != nil {
+	h, ok := newLinkHalves(drv, l.transport, ref.referrer.transport)
+	if !ok {
 		drv.Close(brokerMem)
 		return reject()
 	}
-	linkMem, err := drv.AllocateSharedMemory(primaryBufferSize)
-	if err != nil {
-		drv.Close(brokerMem)
-		drv.Close(toReferred)
-		drv.Close(toReferrer)
-		return reject()
-	}
-	linkMemDup, err := drv.DuplicateSharedMemory(linkMem)
-	if err != nil {
-		drv.Close(brokerMem)
-		drv.Close(toReferred)
-		drv.Close(toReferrer)
-		drv.Close(linkMem)
-		return reject()
-	}
+	toReferred, toReferrer, linkMem, linkMemDup := h.transport0, h.transport1, h.memory0, h.memory1
 	brokerName, referrerName := l.node.Name(), ref.referrer.RemoteName()
 
 	reply := newOutMessage(msgConnectToReferredNonBroker)

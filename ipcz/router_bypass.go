@@ -476,12 +476,7 @@ func bypassBridgeToRemote(near, far *Router, toZ *remoteLink, toX routerLink) {
 	x.switchOutwardLocked(nil, lengthX)
 	x.mu.Unlock()
 
-	lo, hi := near, far
-	if hi.id < lo.id {
-		lo, hi = hi, lo
-	}
-	lo.mu.Lock()
-	hi.mu.Lock()
+	unlock := lockRouterPair(near, far)
 	near.bypassing, far.bypassing = true, true
 	far.decayBridgeLocked(lengthX, 0, false)
 	near.bypassCommitted = true
@@ -489,8 +484,7 @@ func bypassBridgeToRemote(near, far *Router, toZ *remoteLink, toX routerLink) {
 	near.bridge.beginDecay(nil)
 	near.outward.lengthToDecaying, near.outward.hasLengthToDecaying = lengthX, true
 	near.bridge.lengthFromDecaying, near.bridge.hasLengthFromDecaying = lengthX, true
-	hi.mu.Unlock()
-	lo.mu.Unlock()
+	unlock()
 
 	nl.sendBypassPeerWithLink(toZ.sublink, id, f, lengthX)
 	nl.announce(xToZ)
@@ -514,20 +508,14 @@ func (r *Router) bridgeLengthsFromFar(lengthOuter, lengthOther SequenceNumber) b
 		return false
 	}
 	r.mu.Unlock()
-	lo, hi := r, partner
-	if hi.id < lo.id {
-		lo, hi = hi, lo
-	}
-	lo.mu.Lock()
-	hi.mu.Lock()
+	unlock := lockRouterPair(r, partner)
 	r.decayBridgeLocked(lengthOuter, lengthOther, true)
 	partner.decayBridgeLocked(lengthOther, lengthOuter, true)
 	var x *Router
 	if partner.outward.decaying != nil {
 		x = partner.outward.decaying.localPeer()
 	}
-	hi.mu.Unlock()
-	lo.mu.Unlock()
+	unlock()
 	if x != nil {
 		x.mu.Lock()
 		if x.outward.decaying != nil && x.outward.decaying.localPeer() == partner {
@@ -591,4 +579,19 @@ func (r *Router) bridgePartnerLocked() *Router {
 		return l.localPeer()
 	}
 	return nil
+}
+
+// lockRouterPair locks two routers, lowest id first (the lock order), and
+// returns the function that unlocks them.
+func lockRouterPair(a, b *Router) (unlock func()) {
+	lo, hi := a, b
+	if hi.id < lo.id {
+		lo, hi = hi, lo
+	}
+	lo.mu.Lock()
+	hi.mu.Lock()
+	return func() {
+		hi.mu.Unlock()
+		lo.mu.Unlock()
+	}
 }
