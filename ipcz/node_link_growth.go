@@ -135,16 +135,40 @@ func (l *NodeLink) onBlockBufferAdded(m *inMessage) error {
 }
 
 // announce records that the message making a link's far end has been
-// sent; a link made without state gets one now if the pool has room.
+// sent. A link made without state gets one now if the pool has room (or
+// once it has grown: see onBlockBufferAdded).
 func (l *NodeLink) announce(rl *remoteLink) {
 	rl.announced.Store(true)
 	if rl.state() != nil {
 		return
 	}
-	if memory := l.acquireMemory(); memory != nil {
-		l.provideMissingLinkStates(memory)
-		memory.release()
+	memory := l.acquireMemory()
+	if memory == nil {
+		return
 	}
+	defer memory.release()
+	if !l.giveLinkState(memory, rl) {
+		l.growMemory(memory, linkStatePool)
+	}
+}
+
+// giveLinkState allocates a state for a link this side made and sends it
+// to the other side. It reports false if the pool is empty.
+func (l *NodeLink) giveLinkState(memory *nodeLinkMemory, rl *remoteLink) bool {
+	f, st := memory.allocateLinkState()
+	if st == nil {
+		return false
+	}
+	if !rl.attachState(st, f, memory) {
+		memory.free(f)
+		return true
+	}
+	m := newOutMessage(msgSetLinkState)
+	m.params.U64(rl.sublink)
+	encodeFragment(&m.params, f)
+	l.transmit(m)
+	rl.router.linkStateAttached(rl)
+	return true
 }
 
 // provideMissingLinkStates gives the links this side made (and announced)
@@ -159,20 +183,10 @@ func (l *NodeLink) provideMissingLinkStates(memory *nodeLinkMemory) {
 	}
 	l.mu.Unlock()
 	for _, rl := range missing {
-		f, st := memory.allocateLinkState()
-		if st == nil {
+		if !l.giveLinkState(memory, rl) {
 			l.growMemory(memory, linkStatePool)
 			return
 		}
-		if !rl.attachState(st, f, memory) {
-			memory.free(f)
-			continue
-		}
-		m := newOutMessage(msgSetLinkState)
-		m.params.U64(rl.sublink)
-		encodeFragment(&m.params, f)
-		l.transmit(m)
-		rl.router.linkStateAttached(rl)
 	}
 }
 

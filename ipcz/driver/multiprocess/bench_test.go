@@ -147,7 +147,7 @@ func rawRead(r *bufio.Reader, buf []byte) ([]byte, error) {
 func rawFrameOf(size int) []byte {
 	frame := make([]byte, frameHeaderSize+size)
 	var hdr [frameHeaderSize]byte
-	putFrameHeader(&hdr, size, 0)
+	putFrameHeader(&hdr, size, 0, frameMessage, 0)
 	copy(frame, hdr[:])
 	return frame
 }

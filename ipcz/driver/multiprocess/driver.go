@@ -2,8 +2,11 @@ package multiprocess
 
 import (
 	"crypto/rand"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
 )
@@ -68,8 +71,88 @@ type Driver struct {
 		hook func(BadActivityReport)
 	}
 
-	// goroutines counts running reader and writer goroutines. Atomic.
+	// goroutines counts running reader, watcher and writer goroutines.
+	// Atomic.
 	goroutines atomic.Int64
+
+	opts options // immutable
+}
+
+// options are the settings New takes.
+type options struct {
+	// ringCapacity is the capacity of the ring each transport end offers;
+	// 0 for none (socket only).
+	ringCapacity uint64
+	// spin is how long a reader polls its ring before sleeping.
+	spin time.Duration
+}
+
+// Option is a setting of New.
+type Option func(*options)
+
+// FastPathEnv is the environment variable that turns the fast path (the
+// shared ring with its futex wake-ups; see the package documentation) off
+// for the Drivers of a process, unless an Option says otherwise: "off" (or
+// "0", "socket") makes every transport end offer no ring, so that the
+// messages it sends all go on the socket; anything else, or nothing,
+// leaves the fast path on. Spawn passes the environment on, so setting it
+// in a parent covers its children.
+const FastPathEnv = "IPCZ_MULTIPROCESS_FAST_PATH"
+
+// SpinEnv is the environment variable that sets the spin time (see Spin)
+// unless an Option does, as a time.ParseDuration string such as "20us".
+const SpinEnv = "IPCZ_MULTIPROCESS_SPIN"
+
+// DefaultSpin is how long a reader polls its ring before it sleeps,
+// unless Spin or SpinEnv says otherwise.
+const DefaultSpin = 50 * time.Microsecond
+
+// FastPath turns the shared ring on or off (see FastPathEnv).
+func FastPath(on bool) Option {
+	return func(o *options) {
+		o.ringCapacity = 0
+		if on {
+			o.ringCapacity = DefaultRingCapacity
+		}
+	}
+}
+
+// RingCapacity sets the size of the record area of the ring each
+// transport end offers: a power of two from 4 KiB to 16 MiB (other values
+// are rounded up into that range). Messages of up to a quarter of it go
+// through the ring.
+func RingCapacity(n int) Option {
+	return func(o *options) {
+		c := uint64(minRingCapacity)
+		for c < uint64(n) && c < maxRingCapacity {
+			c <<= 1
+		}
+		o.ringCapacity = c
+	}
+}
+
+// Spin sets how long a reader with nothing to read polls the peer's ring
+// (yielding the processor every few polls) before it sleeps on the ring's
+// futex. Spinning saves the peer a wake-up system call and this process a
+// sleep and a wake-up when the next message comes soon; it costs processor
+// time when it does not. Zero sleeps at once.
+func Spin(d time.Duration) Option {
+	return func(o *options) { o.spin = max(d, 0) }
+}
+
+// defaultOptions are the options before New's, from the environment.
+func defaultOptions() options {
+	o := options{ringCapacity: DefaultRingCapacity, spin: DefaultSpin}
+	switch strings.ToLower(os.Getenv(FastPathEnv)) {
+	case "off", "0", "socket", "false":
+		o.ringCapacity = 0
+	}
+	if v := os.Getenv(SpinEnv); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			o.spin = d
+		}
+	}
+	return o
 }
 
 var (
@@ -79,12 +162,19 @@ var (
 )
 
 // New returns a Driver with an empty handle table. A process normally
-// needs one.
-func New() *Driver {
-	d := &Driver{}
+// needs one. Without options the fast path is on (unless FastPathEnv says
+// otherwise) with rings of DefaultRingCapacity and DefaultSpin.
+func New(opts ...Option) *Driver {
+	d := &Driver{opts: defaultOptions()}
+	for _, o := range opts {
+		o(&d.opts)
+	}
 	d.mu.objects = make(map[ipcz.DriverHandle]object)
 	return d
 }
+
+// FastPathEnabled reports whether the transport ends of d offer a ring.
+func (d *Driver) FastPathEnabled() bool { return d.opts.ringCapacity > 0 }
 
 // counter returns the count for k within c.
 func counter(c *ObjectCounts, k kind) *int {
@@ -166,10 +256,11 @@ func (d *Driver) LiveObjects() ObjectCounts {
 	return d.mu.counts
 }
 
-// RunningGoroutines returns the number of reader and writer goroutines
-// still running. A reader exits right after its transport's final
-// TransportActivityDeactivated call; a writer exits when its queue is
-// empty or its transport is closed.
+// RunningGoroutines returns the number of reader, socket watcher and
+// writer goroutines still running. A reader exits right after its
+// transport's final TransportActivityDeactivated call, a watcher once
+// deactivation has begun; a writer exits when its queue is empty or its
+// transport is closed.
 func (d *Driver) RunningGoroutines() int { return int(d.goroutines.Load()) }
 
 // Close releases the object named by handle:

@@ -2,14 +2,14 @@ package multiprocess
 
 import "encoding/binary"
 
-// Frame format (see the package documentation): an 8-byte little-endian
-// header {u32 total length including the header; u32 number of file
-// descriptors}, then the message bytes. The descriptors travel as
-// SCM_RIGHTS on the frame's own bytes, at most fdsPerSendmsg per sendmsg:
-// group k (descriptors 64k to 64k+63) rides on byte k of the frame, the
-// last group on the rest of the frame.
+// Frame format (see the package documentation): a 16-byte little-endian
+// header {u32 total length including the header; u16 number of file
+// descriptors; u16 frame type; u64 sequence number}, then the message
+// bytes. The descriptors travel as SCM_RIGHTS on the frame's own bytes, at
+// most fdsPerSendmsg per sendmsg: group k (descriptors 64k to 64k+63)
+// rides on byte k of the frame, the last group on the rest of the frame.
 const (
-	frameHeaderSize = 8
+	frameHeaderSize = 16
 
 	// MaxMessageBytes is the most data one Transmit may carry; more gives
 	// ipcz.ResourceExhausted. A received frame that claims more is
@@ -34,14 +34,37 @@ const (
 	maxIdleBuffer = 1 << 20
 )
 
+// Frame types.
+const (
+	// frameMessage is a message for the activity handler. Its sequence
+	// number orders it among the messages of its direction, whether they
+	// travel on the socket or through the shared ring (see ring.go).
+	frameMessage = 0
+	// frameSetup is the first frame each end sends when it is activated:
+	// it offers the end's outbound ring, or says there is none. Its
+	// sequence number is 0 and counts nothing.
+	frameSetup = 1
+)
+
 // fdGroups is the number of sendmsg calls that carry n descriptors.
 func fdGroups(n int) int { return (n + fdsPerSendmsg - 1) / fdsPerSendmsg }
 
-// putFrameHeader writes the header of a frame with n bytes of data and
-// nfds descriptors.
-func putFrameHeader(hdr *[frameHeaderSize]byte, n, nfds int) {
+// putFrameHeader writes the header of a frame with n bytes of data, nfds
+// descriptors, type typ and sequence number seq.
+func putFrameHeader(hdr *[frameHeaderSize]byte, n, nfds int, typ uint16, seq uint64) {
 	binary.LittleEndian.PutUint32(hdr[0:], uint32(frameHeaderSize+n))
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(nfds))
+	binary.LittleEndian.PutUint16(hdr[4:], uint16(nfds))
+	binary.LittleEndian.PutUint16(hdr[6:], typ)
+	binary.LittleEndian.PutUint64(hdr[8:], seq)
+}
+
+// inFrame is a complete frame the decoder returned. data and fds are valid
+// until the decoder is used again.
+type inFrame struct {
+	data []byte
+	fds  []int
+	typ  uint16
+	seq  uint64
 }
 
 // frameDecoder turns the bytes and descriptors a stream socket delivers
@@ -61,9 +84,11 @@ type frameDecoder struct {
 	start, end int
 	// fds are the descriptors received and not yet claimed, oldest first.
 	fds []int
-	// need and nfds come from the header of the frame at start once all
-	// of it has arrived; need is 0 before.
+	// need, nfds, typ and seq come from the header of the frame at start
+	// once all of it has arrived; need is 0 before.
 	need, nfds int
+	typ        uint16
+	seq        uint64
 	// out holds the descriptors of the frame next returned.
 	out []int
 }
@@ -112,44 +137,53 @@ func (d *frameDecoder) commit(n int, fds []int) error {
 	return nil
 }
 
-// next returns the next complete frame's data and descriptors, which are
+// next returns the next complete frame, whose data and descriptors are
 // valid until the next call of any method. ok is false when no frame is
-// complete. After an error the decoder must not be used except for
-// takeFDs.
-func (d *frameDecoder) next() (data []byte, fds []int, ok bool, err error) {
+// complete. The sequence number is not checked here. After an error the
+// decoder must not be used except for takeFDs.
+func (d *frameDecoder) next() (f inFrame, ok bool, err error) {
 	avail := d.end - d.start
 	if d.need == 0 {
 		if avail < frameHeaderSize {
 			// Descriptors come with the bytes of their frame, one group
 			// per byte at most: none before the frame's first byte.
 			if len(d.fds) > fdsPerSendmsg*avail {
-				return nil, nil, false, errMalformed
+				return inFrame{}, false, errMalformed
 			}
-			return nil, nil, false, nil
+			return inFrame{}, false, nil
 		}
-		total := binary.LittleEndian.Uint32(d.buf[d.start:])
-		nfds := binary.LittleEndian.Uint32(d.buf[d.start+4:])
+		hdr := d.buf[d.start : d.start+frameHeaderSize]
+		total := binary.LittleEndian.Uint32(hdr)
+		nfds := binary.LittleEndian.Uint16(hdr[4:])
+		typ := binary.LittleEndian.Uint16(hdr[6:])
 		if total < frameHeaderSize || total > frameHeaderSize+MaxMessageBytes ||
-			nfds > MaxMessageHandles || int(total) < fdGroups(int(nfds)) {
-			return nil, nil, false, errMalformed
+			nfds > MaxMessageHandles || int(total) < fdGroups(int(nfds)) ||
+			(typ != frameMessage && typ != frameSetup) {
+			return inFrame{}, false, errMalformed
 		}
 		d.need, d.nfds = int(total), int(nfds)
+		d.typ, d.seq = typ, binary.LittleEndian.Uint64(hdr[8:])
 	}
 	if avail < d.need {
 		if len(d.fds) > d.nfds {
-			return nil, nil, false, errMalformed // descriptors of no frame
+			return inFrame{}, false, errMalformed // descriptors of no frame
 		}
-		return nil, nil, false, nil
+		return inFrame{}, false, nil
 	}
 	if len(d.fds) < d.nfds {
-		return nil, nil, false, errMalformed // a frame without its descriptors
+		return inFrame{}, false, errMalformed // a frame without its descriptors
 	}
 	d.out = append(d.out[:0], d.fds[:d.nfds]...)
 	d.fds = d.fds[:copy(d.fds, d.fds[d.nfds:])]
-	data = d.buf[d.start+frameHeaderSize : d.start+d.need : d.start+d.need]
+	f = inFrame{
+		data: d.buf[d.start+frameHeaderSize : d.start+d.need : d.start+d.need],
+		fds:  d.out,
+		typ:  d.typ,
+		seq:  d.seq,
+	}
 	d.start += d.need
 	d.need, d.nfds = 0, 0
-	return data, d.out, true, nil
+	return f, true, nil
 }
 
 // takeFDs returns every descriptor the decoder holds and forgets them.

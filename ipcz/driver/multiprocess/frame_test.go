@@ -28,7 +28,7 @@ func encode(t testing.TB, msgs [][]byte, nfds []int, limit func(int) int) []wire
 			f.objs = append(f.objs, &transmissible{fd: fd})
 			fd++
 		}
-		putFrameHeader(&f.hdr, len(m), nfds[i])
+		putFrameHeader(&f.hdr, len(m), nfds[i], frameMessage, uint64(i))
 		var bufs [][]byte
 		var fds []int
 		sentFDs := 0
@@ -79,15 +79,18 @@ func decodeStream(chunks []wireChunk, readSize func() int) (msgs [][]byte, fdsOu
 			return msgs, fdsOut, dec.takeFDs(), err
 		}
 		for {
-			data, fds, ok, err := dec.next()
+			f, ok, err := dec.next()
 			if err != nil {
 				return msgs, fdsOut, dec.takeFDs(), err
 			}
 			if !ok {
 				break
 			}
-			msgs = append(msgs, bytes.Clone(data))
-			fdsOut = append(fdsOut, slices.Clone(fds))
+			if f.typ != frameMessage || f.seq != uint64(len(msgs)) {
+				return msgs, fdsOut, dec.takeFDs(), errMalformed
+			}
+			msgs = append(msgs, bytes.Clone(f.data))
+			fdsOut = append(fdsOut, slices.Clone(f.fds))
 		}
 	}
 	return msgs, fdsOut, dec.takeFDs(), nil
@@ -134,7 +137,7 @@ func TestOutFrameGroups(t *testing.T) {
 	for i := range 2*fdsPerSendmsg + 3 {
 		f.objs = append(f.objs, &transmissible{fd: i})
 	}
-	putFrameHeader(&f.hdr, len(f.data), len(f.objs))
+	putFrameHeader(&f.hdr, len(f.data), len(f.objs), frameMessage, 0)
 	var bufs [][]byte
 	var fds []int
 	// Group 0 on byte 0, group 1 on byte 1, the last group on the rest.
@@ -156,13 +159,14 @@ func TestDecoderRejects(t *testing.T) {
 		b    []byte
 		fds  int
 	}{
-		{"length below header", frame(7, 0, nil), 0},
+		{"length below header", frame(frameHeaderSize-1, 0, nil), 0},
+		{"unknown type", frame(frameHeaderSize, 2<<16, nil), 0},
 		{"length zero", frame(0, 0, nil), 0},
 		{"length above limit", frame(frameHeaderSize+MaxMessageBytes+1, 0, nil), 0},
 		{"too many descriptors claimed", frame(64, MaxMessageHandles+1, make([]byte, 56)), 0},
-		{"groups do not fit the frame", frame(frameHeaderSize, fdsPerSendmsg*frameHeaderSize+1, nil), 0},
-		{"descriptors missing", frame(9, 1, []byte{0}), 0},
-		{"descriptors of no frame", frame(9, 0, []byte{0}), 1},
+		{"groups do not fit the frame", frame(frameHeaderSize, fdsPerSendmsg*frameHeaderSize+1, make([]byte, 0)), 0},
+		{"descriptors missing", frame(frameHeaderSize+1, 1, []byte{0}), 0},
+		{"descriptors of no frame", frame(frameHeaderSize+1, 0, []byte{0}), 1},
 		{"descriptors beyond the claim", frame(100, 1, nil), 2},
 		{"descriptors before any byte", nil, 1},
 		{"descriptor flood", frame(100, 10, nil), MaxMessageHandles + 1},
@@ -175,7 +179,7 @@ func TestDecoderRejects(t *testing.T) {
 		err := dec.commit(n, fds)
 		for err == nil {
 			var ok bool
-			_, _, ok, err = dec.next()
+			_, ok, err = dec.next()
 			if !ok {
 				break
 			}
@@ -196,7 +200,7 @@ func TestDecoderGrowsWithDataNotClaims(t *testing.T) {
 		k := min(len(buf), 1<<20-fed)
 		require.NoError(t, dec.commit(k, nil))
 		fed += k
-		_, _, ok, err := dec.next()
+		_, ok, err := dec.next()
 		require.NoError(t, err)
 		require.False(t, ok)
 	}
@@ -233,13 +237,13 @@ func FuzzFrameDecoder(f *testing.F) {
 			}
 			err := dec.commit(n, fds)
 			for err == nil {
-				data, got, ok, e := dec.next()
+				f, ok, e := dec.next()
 				err = e
 				if !ok {
 					break
 				}
-				require.LessOrEqual(t, len(data), MaxMessageBytes)
-				for _, fd := range got {
+				require.LessOrEqual(t, len(f.data), MaxMessageBytes)
+				for _, fd := range f.fds {
 					require.False(t, seen[fd], "descriptor %d handed out twice", fd)
 					seen[fd] = true
 					handedOut++
@@ -259,7 +263,9 @@ func FuzzFrameDecoder(f *testing.F) {
 
 func TestFrameHeaderLayout(t *testing.T) {
 	var hdr [frameHeaderSize]byte
-	putFrameHeader(&hdr, 100, 3)
-	require.Equal(t, uint32(108), binary.LittleEndian.Uint32(hdr[0:]))
-	require.Equal(t, uint32(3), binary.LittleEndian.Uint32(hdr[4:]))
+	putFrameHeader(&hdr, 100, 3, frameSetup, 0x0102030405060708)
+	require.Equal(t, uint32(116), binary.LittleEndian.Uint32(hdr[0:]))
+	require.Equal(t, uint16(3), binary.LittleEndian.Uint16(hdr[4:]))
+	require.Equal(t, uint16(frameSetup), binary.LittleEndian.Uint16(hdr[6:]))
+	require.Equal(t, uint64(0x0102030405060708), binary.LittleEndian.Uint64(hdr[8:]))
 }

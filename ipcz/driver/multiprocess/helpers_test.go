@@ -138,20 +138,25 @@ func describeFDs(fds []string) string {
 	return b.String()
 }
 
-// newDriver returns a Driver whose cleanup checks (after a bounded wait)
-// that every object was closed, every driver goroutine exited and no
-// descriptor opened during the test is still open.
-func newDriver(t testing.TB) *Driver {
+// newDriver returns a Driver made with opts whose cleanup checks (after a
+// bounded wait) that every object was closed, every driver goroutine
+// exited, no descriptor opened during the test is still open and no ring
+// is still mapped.
+func newDriver(t testing.TB, opts ...Option) *Driver {
 	t.Helper()
 	before := openFDs()
-	d := New()
+	rings := ringMappings()
+	d := New(opts...)
 	t.Cleanup(func() {
 		ok := waitUntil(10*time.Second, func() bool {
 			return d.RunningGoroutines() == 0 && d.LiveObjects().Total() == 0 &&
-				slices.Equal(openFDs(), before)
+				slices.Equal(openFDs(), before) && ringMappings() == rings
 		})
 		if ok {
 			return
+		}
+		if n := ringMappings(); n != rings {
+			t.Errorf("ring mappings: %d before, %d after", rings, n)
 		}
 		if n := d.RunningGoroutines(); n != 0 {
 			t.Errorf("%d driver goroutines still running", n)
@@ -440,11 +445,11 @@ func (k *childKit) finish() int {
 	k.d.Close(k.t)
 	ok := waitUntil(10*time.Second, func() bool {
 		return k.d.RunningGoroutines() == 0 && k.d.LiveObjects().Total() == 0 &&
-			slices.Equal(openFDs(), k.before)
+			slices.Equal(openFDs(), k.before) && ringMappings() == 0
 	})
 	if !ok {
-		fmt.Fprintf(os.Stderr, "child: leak: goroutines %d, objects %+v, fds before\n%safter\n%s",
-			k.d.RunningGoroutines(), k.d.LiveObjects(), describeFDs(k.before), describeFDs(openFDs()))
+		fmt.Fprintf(os.Stderr, "child: leak: goroutines %d, objects %+v, rings mapped %d, fds before\n%safter\n%s",
+			k.d.RunningGoroutines(), k.d.LiveObjects(), ringMappings(), describeFDs(k.before), describeFDs(openFDs()))
 		return 4
 	}
 	return 0

@@ -285,14 +285,16 @@ func childHostile(mode string) int {
 			b, oob = b[n:], nil
 		}
 	}
-	// An honest first frame, which the parent acknowledges.
-	send(rawFrame(frameHeaderSize+5, 0, []byte("hello")))
+	// An honest setup (offering no ring) and first message, which the
+	// parent acknowledges.
+	send(rawSetup())
+	send(rawMessage(0, []byte("hello")))
 	switch mode {
 	case "garbage":
 		send(pattern(64<<10, 11))
 	case "liar":
 		// Claims a descriptor it never sends.
-		send(rawFrame(frameHeaderSize+4, 1, []byte("fibs")))
+		send(rawFrameSeq(frameHeaderSize+4, 1, 1, []byte("fibs")))
 	case "fdflood":
 		// 10,000 descriptors, 64 to a byte, on a frame that claims 4096.
 		null, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -303,17 +305,17 @@ func childHostile(mode string) int {
 		for i := range fds {
 			fds[i] = null
 		}
-		frame := rawFrame(frameHeaderSize+200, MaxMessageHandles, make([]byte, 200))
+		frame := rawFrameSeq(frameHeaderSize+200, MaxMessageHandles, 1, make([]byte, 200))
 		for i := 0; i < 10000/fdsPerSendmsg+1; i++ {
 			send(frame[i:i+1], fds...)
 		}
 		unix.Close(null)
 	case "midframe":
-		send(rawFrame(1000, 0, []byte("only part of it")))
+		send(rawFrameSeq(1000, 0, 1, []byte("only part of it")))
 		return 0 // and die
 	case "deadafterframes":
 		for i := range 3 {
-			send(rawFrame(frameHeaderSize+1, 0, []byte{byte(i)}))
+			send(rawMessage(uint64(1+i), []byte{byte(i)}))
 		}
 		return 0
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -181,3 +182,13 @@ func parseRights(oob []byte) (fds []int, ok bool) {
 // errMalformed is what the frame decoder and the receive path report for
 // traffic no honest peer sends.
 var errMalformed = errors.New("multiprocess: malformed traffic from peer")
+
+// yield lets other goroutines of this process run before the caller polls
+// again, and, if osToo, other threads of this processor (a peer process
+// that shares it).
+func yield(osToo bool) {
+	runtime.Gosched()
+	if osToo {
+		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	}
+}

@@ -1,13 +1,18 @@
 package multiprocess
 
 import (
+	"encoding/binary"
 	"errors"
+	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/futex"
+	"github.com/ipcz-go/ipcz-go/internal/shm"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 )
 
@@ -70,6 +75,22 @@ type transport struct {
 	// ECONNRESET): the reader then delivers what is left in the socket
 	// and reports the error instead of waiting for more. Atomic.
 	peerGone atomic.Bool
+	// sockReady is set by the socket watcher of a reader in ring mode
+	// whenever the socket may have something to read (or has hung up).
+	// Atomic.
+	sockReady atomic.Bool
+	// fault is set when the producer found the peer's ring words
+	// corrupt; the reader then reports the error. Atomic.
+	fault atomic.Bool
+
+	in struct {
+		sync.Mutex
+		// ring is the peer's ring while the reader consumes it, so that
+		// other goroutines can wake the reader through its doorbell.
+		// Set by the reader; cleared by it before it unmaps the ring.
+		// Guarded by in.
+		ring *ring
+	}
 
 	w struct {
 		sync.Mutex
@@ -100,6 +121,11 @@ type transport struct {
 		// its result. Guarded by w.
 		direct    *outFrame
 		directErr error
+		// seq is the sequence number of the next message. Guarded by w.
+		seq uint64
+		// ring is our outbound ring, nil if we offered none; unmapped and
+		// cleared by close. Guarded by w.
+		ring *producer
 	}
 	// sendDirectFn is t.sendDirect, bound once so that each Transmit does
 	// not allocate a closure. Immutable.
@@ -183,9 +209,11 @@ func (d *Driver) NewTransportPair() (a, b ipcz.DriverHandle, err error) {
 	return d.insertLocked(newTransport(d, fa)), d.insertLocked(newTransport(d, fb)), nil
 }
 
-// ActivateTransport starts t's reader goroutine, which delivers every
-// complete frame (including those that arrived while t was idle) to
-// handler, in order, one call at a time.
+// ActivateTransport sends the transport's setup frame (offering a new
+// ring, if the driver uses the fast path and one can be made) and starts
+// its reader goroutine, which delivers every message (including those
+// that arrived while t was idle) to handler, in order, one call at a
+// time.
 //
 // Errors: InvalidArgument if transport is not a transport or handler is
 // nil; FailedPrecondition if it was activated before.
@@ -211,10 +239,52 @@ func (d *Driver) ActivateTransport(transport ipcz.DriverHandle, handler ipcz.Act
 	}
 	s := &sock{file: file, rc: rc}
 	t.mu.sock, t.mu.fd = s, -1
+	t.sendSetup(s)
 	t.mu.state = stateActive
 	d.goroutines.Add(1)
 	go t.readLoop(s, handler)
 	return nil
+}
+
+// Setup frame: {u32 version; u32 flags; u32 ring capacity; u32 zero},
+// with the ring's memfd as its one descriptor if flags has setupRing.
+const (
+	setupSize    = 16
+	setupVersion = 1
+	setupRing    = 1
+)
+
+// sendSetup sends the setup frame, the first frame of each end: it offers
+// a new outbound ring if the driver uses the fast path (and one can be
+// made), or none. Called by ActivateTransport with t.mu held (the only
+// place where two of the driver's locks nest: t.mu, then t.w).
+func (t *transport) sendSetup(s *sock) {
+	var payload [setupSize]byte
+	binary.LittleEndian.PutUint32(payload[0:], setupVersion)
+	f := &outFrame{data: payload[:]}
+	var p *producer
+	if capacity := t.d.opts.ringCapacity; capacity > 0 {
+		r, region, err := newRing(capacity)
+		if err == nil {
+			fd, err := region.Release()
+			if err == nil {
+				p = &producer{r: r}
+				f.objs = []*transmissible{{fd: fd}}
+				binary.LittleEndian.PutUint32(payload[4:], setupRing)
+				binary.LittleEndian.PutUint32(payload[8:], uint32(capacity))
+			} else {
+				r.unmap()
+			}
+		}
+	}
+	putFrameHeader(&f.hdr, len(f.data), len(f.objs), frameSetup, 0)
+	t.w.Lock()
+	t.w.ring = p
+	t.w.Unlock()
+	if err := t.send(s, f, false); err != nil {
+		// Not reachable: activation precedes closing and stopping.
+		t.dropLocked(f)
+	}
 }
 
 // DeactivateTransport begins deactivation: the reader delivers nothing
@@ -261,7 +331,21 @@ func (t *transport) beginStop(s *sock) {
 	t.w.stopped = true
 	t.drained.Broadcast()
 	t.w.Unlock()
+	t.wakeReader(s)
+}
+
+// wakeReader makes the reader (and the socket watcher of a reader in ring
+// mode) look at the transport's flags at once: it interrupts whichever is
+// parked in the poller, and rings the doorbell of a reader that sleeps on
+// the peer's ring. The flag the reader is to notice must be set before.
+// It never depends on anything the peer writes.
+func (t *transport) wakeReader(s *sock) {
 	s.interruptReader()
+	t.in.Lock()
+	if r := t.in.ring; r != nil {
+		r.w.wake()
+	}
+	t.in.Unlock()
 }
 
 // interruptReader makes a reader parked in the poller return at once. The
@@ -295,6 +379,10 @@ func (t *transport) close() {
 	t.w.Lock()
 	t.w.closed = true
 	t.drained.Broadcast()
+	if p := t.w.ring; p != nil {
+		t.w.ring = nil
+		p.r.unmap() // the peer keeps its own mapping
+	}
 	t.w.Unlock()
 	// Closing the file wakes the parked reader and writer, and waits for
 	// them to leave the poller; neither holds a lock of ours then, and no
@@ -303,11 +391,14 @@ func (t *transport) close() {
 }
 
 // Transmit sends data and the descriptors of handles (transmissible
-// objects from Serialize or from a handler call) to the peer as one frame,
-// where they arrive as one handler call, in order. The sendmsg is tried at
-// once on the caller's goroutine; what the socket does not take is copied
-// into the transport's queue and sent by a writer goroutine when the
-// socket becomes writable.
+// objects from Serialize or from a handler call) to the peer as one
+// message, where they arrive as one handler call, in order. A message
+// without descriptors goes through the transport's ring if it has one and
+// the message fits (see the package documentation); otherwise it goes on
+// the socket as one frame: the sendmsg is tried at once on the caller's
+// goroutine, and what the socket does not take is copied into the
+// transport's queue and sent by a writer goroutine when the socket
+// becomes writable.
 //
 // Back-pressure: while MaxQueuedBytes or more (or 16384 descriptors) are
 // queued, Transmit blocks until the queue drains below that, the
@@ -357,8 +448,7 @@ func (d *Driver) Transmit(transport ipcz.DriverHandle, data []byte, handles []ip
 		return ipcz.InvalidArgument
 	}
 	f := outFrame{data: data, objs: objs}
-	putFrameHeader(&f.hdr, len(data), len(objs))
-	if err := t.send(s, &f); err != nil {
+	if err := t.send(s, &f, true); err != nil {
 		d.restoreTransmissible(handles, objs)
 		return err
 	}
@@ -398,11 +488,35 @@ func (d *Driver) restoreTransmissible(hs []ipcz.DriverHandle, objs []*transmissi
 	}
 }
 
-// send sends f or queues it (see Transmit). It returns an error only if
-// nothing of f was sent, in which case f's objects are untouched.
-func (t *transport) send(s *sock, f *outFrame) error {
+// send sends f or queues it (see Transmit). A message (numbered) gets the
+// next sequence number and goes through our ring if it has no descriptors
+// and fits, else on the socket; the setup frame is not numbered and has
+// its header already. It returns an error only if nothing of f was sent,
+// in which case f's objects are untouched.
+func (t *transport) send(s *sock, f *outFrame, numbered bool) error {
 	t.w.Lock()
 	defer t.w.Unlock()
+	switch {
+	case t.w.closed:
+		return ipcz.InvalidArgument
+	case t.w.stopped:
+		return ipcz.FailedPrecondition
+	}
+	p := t.w.ring
+	if numbered && p != nil && len(f.objs) == 0 && !t.w.gone {
+		ok, bad := p.write(t.w.seq, f.data)
+		if ok {
+			t.w.seq++
+			p.notify()
+			return nil
+		}
+		if bad {
+			// The peer corrupted its head: our reader reports the error.
+			// The message still goes, on the socket.
+			t.fault.Store(true)
+			t.wakeReader(s)
+		}
+	}
 	var inHandler, checked bool
 	for {
 		switch {
@@ -429,6 +543,18 @@ func (t *transport) send(s *sock, f *outFrame) error {
 		t.drained.Wait()
 	}
 
+	if numbered {
+		seq := t.w.seq
+		t.w.seq++
+		putFrameHeader(&f.hdr, len(f.data), len(f.objs), frameMessage, seq)
+		if p := t.w.ring; p != nil && !t.w.gone {
+			// Tell a peer that sleeps on our ring to look at the socket.
+			// The hint may precede the frame's bytes: the peer then
+			// waits for them.
+			defer p.notify()
+			p.sentOnSocket(seq)
+		}
+	}
 	if !t.w.writing {
 		// Nothing queued: try the socket now.
 		t.w.direct = f
@@ -591,76 +717,383 @@ var errStopped = errors.New("multiprocess: transport deactivated")
 // errRejected ends delivery because the handler rejected a message.
 var errRejected = errors.New("multiprocess: handler rejected a message")
 
-// errPeerGone ends delivery because a send found the peer's end closed
-// and nothing is left to read.
+// errPeerGone ends delivery because the peer's end is closed and nothing
+// more is left to deliver.
 var errPeerGone = errors.New("multiprocess: peer closed its end")
 
 // reader is the state of a transport's reader goroutine.
 type reader struct {
 	t       *transport
-	rc      syscall.RawConn
+	s       *sock
+	h       ipcz.ActivityHandler
 	dec     frameDecoder
 	oob     []byte
 	handles []ipcz.DriverHandle
+	// next is the sequence number of the next message to deliver.
+	next uint64
+	// setupDone is set once the peer's setup frame was handled.
+	setupDone bool
+	// in is the peer's ring once its setup frame offered one; the reader
+	// then runs in ring mode.
+	in *consumer
+	// held is a complete socket frame that is not the next message yet
+	// (ring mode), valid while hasHeld: nothing is read from the socket
+	// meanwhile, so its bytes stay put.
+	held    inFrame
+	hasHeld bool
+	// eof is set once the socket reached its end (ring mode).
+	eof bool
+	// ringBuf receives messages copied out of the ring.
+	ringBuf []byte
 	// The arguments and results of readFn, which is r.read bound once so
-	// that each read does not allocate a closure.
-	buf    []byte
-	fds    []int
-	n      int
-	err    error
-	readFn func(uintptr) bool
+	// that each read does not allocate a closure; nonblocking says not to
+	// park (ring mode).
+	buf         []byte
+	fds         []int
+	n           int
+	err         error
+	nonblocking bool
+	readFn      func(uintptr) bool
+	controlFn   func(uintptr)
 }
 
 // readLoop is the reader goroutine of an active transport: it delivers
-// frames until deactivation begins, reports the first error (end of
-// stream, a broken socket, malformed traffic, a rejected message) with
-// TransportActivityError and then only waits for deactivation, and makes
-// the final TransportActivityDeactivated call before it exits.
+// messages until deactivation begins, reports the first error (end of
+// stream, a broken socket, malformed traffic or ring contents, a rejected
+// message) with TransportActivityError and then only waits for
+// deactivation, and makes the final TransportActivityDeactivated call
+// before it exits.
 func (t *transport) readLoop(s *sock, h ipcz.ActivityHandler) {
 	defer t.d.goroutines.Add(-1)
-	r := &reader{t: t, rc: s.rc, oob: make([]byte, oobSpace)}
+	r := &reader{t: t, s: s, h: h, oob: make([]byte, oobSpace)}
 	r.readFn = r.read
-	for !t.stopping.Load() {
-		err := r.receive()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// An interrupt: clear it, then look at the flags again (in that
-			// order, so that a later interrupt is not lost).
-			_ = s.file.SetReadDeadline(time.Time{})
-			continue
-		}
-		if err == nil {
-			err = r.deliver(h)
-		}
-		if err == nil {
-			continue
-		}
-		if t.stopping.Load() {
-			break
-		}
+	r.controlFn = func(fd uintptr) { r.read(fd) }
+	err := r.run()
+	if err != errStopped && !t.stopping.Load() {
 		h(nil, nil, ipcz.TransportActivityError)
 		<-t.stop
+	}
+	if r.hasHeld {
+		closeFDs(r.held.fds)
 	}
 	closeFDs(r.dec.takeFDs())
 	closeFDs(r.fds)
 	r.dec = frameDecoder{}
+	if r.in != nil {
+		t.in.Lock()
+		t.in.ring = nil
+		t.in.Unlock()
+		r.in.r.unmap()
+	}
 	t.mu.Lock()
 	t.mu.state = stateDeactivated
 	t.mu.Unlock()
 	h(nil, nil, ipcz.TransportActivityDeactivated)
 }
 
-// receive reads once from the socket, parking until there is something
-// to read, and hands what came to the decoder.
-func (r *reader) receive() error {
-	r.buf = r.dec.space()
-	if err := r.rc.Read(r.readFn); err != nil {
+// run delivers until deactivation (errStopped) or the first error.
+func (r *reader) run() error {
+	if err := r.runSocket(); err != nil || r.in == nil {
 		return err
 	}
+	r.t.d.goroutines.Add(1)
+	go r.t.watchSocket(r.s)
+	return r.runRing()
+}
+
+// runSocket reads and delivers frames, parking in the poller, until the
+// peer's setup frame offers a ring (it then returns nil with r.in set) or
+// until deactivation or an error.
+func (r *reader) runSocket() error {
+	t := r.t
+	for {
+		if t.stopping.Load() {
+			return errStopped
+		}
+		for {
+			f, ok, err := r.dec.next()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if !r.setupDone {
+				if err := r.setup(f); err != nil {
+					return err
+				}
+				if r.in != nil {
+					return nil
+				}
+				continue
+			}
+			if f.typ != frameMessage || f.seq != r.next {
+				closeFDs(f.fds)
+				return errMalformed
+			}
+			if err := r.deliver(f.data, f.fds); err != nil {
+				return err
+			}
+		}
+		err := r.receive()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// An interrupt: clear it, then look at the flags again (in that
+			// order, so that a later interrupt is not lost).
+			_ = r.s.file.SetReadDeadline(time.Time{})
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// setup handles the peer's setup frame, the first it sends: it maps the
+// peer's ring if it offers one. Everything in it is validated: a version
+// we speak, a capacity we accept, and a sealed memfd of exactly that
+// ring's size, mapped writable.
+func (r *reader) setup(f inFrame) error {
+	r.setupDone = true
+	if f.typ != frameSetup || len(f.data) != setupSize {
+		closeFDs(f.fds)
+		return errMalformed
+	}
+	version := binary.LittleEndian.Uint32(f.data[0:])
+	flags := binary.LittleEndian.Uint32(f.data[4:])
+	capacity := uint64(binary.LittleEndian.Uint32(f.data[8:]))
+	zero := binary.LittleEndian.Uint32(f.data[12:])
+	if version != setupVersion || zero != 0 {
+		closeFDs(f.fds)
+		return errMalformed
+	}
+	switch flags {
+	case 0:
+		if len(f.fds) != 0 || capacity != 0 {
+			closeFDs(f.fds)
+			return errMalformed
+		}
+		return nil
+	case setupRing:
+		if len(f.fds) != 1 || !validRingCapacity(capacity) {
+			closeFDs(f.fds)
+			return errMalformed
+		}
+	default:
+		closeFDs(f.fds)
+		return errMalformed
+	}
+	region, err := shm.FromFD(f.fds[0])
+	if err != nil {
+		closeFD(f.fds[0])
+		return errMalformed
+	}
+	defer region.Close()
+	rg, err := mapRing(region, capacity)
+	if err != nil {
+		return errMalformed
+	}
+	r.in = &consumer{r: rg}
+	r.t.in.Lock()
+	r.t.in.ring = rg
+	r.t.in.Unlock()
+	return nil
+}
+
+// runRing delivers messages in sequence order from the peer's ring and
+// from the socket, which carries the messages with descriptors and those
+// that did not fit the ring. It sleeps on the ring's doorbell; the socket
+// watcher rings it when the socket becomes readable, and deactivation
+// rings it too.
+func (r *reader) runRing() error {
+	t, c := r.t, r.in
+	for {
+		if t.stopping.Load() {
+			return errStopped
+		}
+		if t.fault.Load() {
+			return errRingCorrupt
+		}
+		seq, inRing, err := c.peek()
+		if err != nil {
+			return err
+		}
+		if inRing && seq == r.next {
+			r.ringBuf = c.take(r.ringBuf)
+			if err := r.deliver(r.ringBuf, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		if inRing && seq < r.next {
+			return errRingCorrupt
+		}
+		if r.hasHeld {
+			// The socket's next frame was sent after every message
+			// before it went into the ring, so the ring (loaded after
+			// the frame arrived) has the next message or it is that
+			// frame.
+			if r.held.seq != r.next {
+				return errMalformed
+			}
+			r.hasHeld = false
+			if err := r.deliver(r.held.data, r.held.fds); err != nil {
+				return err
+			}
+			continue
+		}
+		// Nothing to deliver from what we have. Read the socket if a
+		// frame is due there (the ring is ahead, the producer says so,
+		// or the watcher saw something), or to find its end.
+		sockReady := t.sockReady.Swap(false)
+		if !r.eof && (inRing || sockReady || c.sockSeq() > r.next) {
+			progress, err := r.receiveFrame()
+			if err != nil {
+				return err
+			}
+			if progress {
+				continue
+			}
+		}
+		if r.eof {
+			// The peer is gone; all it sent before going was delivered
+			// (the ring was loaded after the end was seen).
+			return errPeerGone
+		}
+		r.wait()
+	}
+}
+
+// receiveFrame reads from the socket without parking until a frame is
+// complete (held in r.held), the socket has nothing more now, or it
+// ends. progress says a frame is held or the end was found.
+func (r *reader) receiveFrame() (progress bool, err error) {
+	for {
+		f, ok, err := r.dec.next()
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			if f.typ != frameMessage || f.seq < r.next {
+				closeFDs(f.fds)
+				return false, errMalformed
+			}
+			r.held, r.hasHeld = f, true
+			return true, nil
+		}
+		r.nonblocking = true
+		err = r.receive()
+		r.nonblocking = false
+		switch {
+		case err == errWouldBlock && r.t.peerGone.Load():
+			// A send found the peer's end closed, and the socket has
+			// nothing more: as good as its end.
+			r.eof = true
+			return true, nil
+		case err == errWouldBlock:
+			return false, nil
+		case err == io.EOF:
+			r.eof = true
+			return true, nil
+		case err != nil:
+			return false, err
+		}
+	}
+}
+
+// Spinning before sleeping on the doorbell (see Spin).
+const (
+	// spinCheck is how many polls of the ring go between two looks at
+	// the clock and yields.
+	spinCheck = 64
+	// spinOSYield is how many looks at the clock go between two yields
+	// of the processor, when the process may run on several: a
+	// peer that runs on another processor answers sooner if we keep ours,
+	// and one that shares ours still gets it every few microseconds.
+	spinOSYield = 8
+)
+
+// oneCPU is set if this process may run on one processor only (its
+// affinity mask at start): every yield of the spin then gives the
+// processor away, since a peer that shares it can only answer meanwhile.
+var oneCPU = runtime.NumCPU() == 1
+
+// wait returns when the ring or the transport's flags may have changed:
+// after polling the ring for up to the driver's spin time (yielding the
+// processor now and then, so that a peer or goroutine that shares it can
+// run), it sleeps on the doorbell.
+func (r *reader) wait() {
+	t, c := r.t, r.in
+	ready := func() bool {
+		return c.pending() || c.sockSeq() > r.next ||
+			t.stopping.Load() || t.sockReady.Load() || t.fault.Load()
+	}
+	if spin := t.d.opts.spin; spin > 0 {
+		start := time.Now()
+		for i := 1; ; i++ {
+			if ready() {
+				return
+			}
+			if i%spinCheck == 0 {
+				if time.Since(start) > spin {
+					break
+				}
+				yield(oneCPU || i%(spinCheck*spinOSYield) == 0)
+			}
+		}
+	}
+	w := &c.r.w
+	bell := atomic.LoadUint32(w.doorbell)
+	atomic.StoreUint32(w.waiting, 1)
+	if !ready() {
+		_ = futex.Wait(w.doorbell, bell, futex.Forever)
+	}
+	atomic.StoreUint32(w.waiting, 0)
+}
+
+// watchSocket is the socket watcher of a reader in ring mode: parked in
+// the poller, it sets sockReady and wakes the reader whenever the socket
+// becomes readable or hangs up, until deactivation or close.
+func (t *transport) watchSocket(s *sock) {
+	defer t.d.goroutines.Add(-1)
+	notify := func(uintptr) bool {
+		t.sockReady.Store(true)
+		t.in.Lock()
+		if r := t.in.ring; r != nil {
+			r.w.wake()
+		}
+		t.in.Unlock()
+		return false // park until the next readiness
+	}
+	for !t.stopping.Load() {
+		err := s.rc.Read(notify)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return // closed
+		}
+		// An interrupt (deactivation, or a send that found the peer
+		// gone): clear it and look at the flags again; Read calls notify
+		// at once, so the reader looks at the socket.
+		_ = s.file.SetReadDeadline(time.Time{})
+	}
+}
+
+// receive reads once from the socket, parking until there is something
+// to read (unless nonblocking), and hands what came to the decoder.
+func (r *reader) receive() error {
+	r.buf = r.dec.space()
+	var err error
+	if r.nonblocking {
+		err = r.s.rc.Control(r.controlFn)
+	} else {
+		err = r.s.rc.Read(r.readFn)
+	}
 	r.buf = nil
+	if err != nil {
+		return err
+	}
 	if r.err != nil {
 		return r.err
 	}
-	err := r.dec.commit(r.n, r.fds)
+	err = r.dec.commit(r.n, r.fds)
 	r.fds = r.fds[:0]
 	return err
 }
@@ -669,6 +1102,9 @@ func (r *reader) receive() error {
 func (r *reader) read(fd uintptr) bool {
 	r.n, r.fds, r.err = recvChunk(int(fd), r.buf, r.oob, r.fds[:0])
 	if r.err == errWouldBlock {
+		if r.nonblocking {
+			return true
+		}
 		if r.t.peerGone.Load() {
 			r.err = errPeerGone // all that the peer sent was delivered
 			return true
@@ -678,31 +1114,28 @@ func (r *reader) read(fd uintptr) bool {
 	return true
 }
 
-// deliver makes a handler call for each complete frame, unless
-// deactivation begins.
-func (r *reader) deliver(h ipcz.ActivityHandler) error {
-	d := r.t.d
-	for {
-		data, fds, ok, err := r.dec.next()
-		if err != nil || !ok {
-			return err
-		}
-		if r.t.stopping.Load() {
-			closeFDs(fds)
-			return errStopped
-		}
-		r.handles = r.handles[:0]
-		if len(fds) > 0 {
-			d.mu.Lock()
-			for _, fd := range fds {
-				r.handles = append(r.handles, d.insertLocked(&transmissible{fd: fd}))
-			}
-			d.mu.Unlock()
-		}
-		if err := h(data, r.handles, 0); err != nil {
-			// What ipcz did not consume of the rejected message is ours.
-			d.closeHandles(r.handles)
-			return errRejected
-		}
+// deliver makes the handler call for the next message, unless
+// deactivation has begun. It owns fds.
+func (r *reader) deliver(data []byte, fds []int) error {
+	t := r.t
+	if t.stopping.Load() {
+		closeFDs(fds)
+		return errStopped
 	}
+	d := t.d
+	r.handles = r.handles[:0]
+	if len(fds) > 0 {
+		d.mu.Lock()
+		for _, fd := range fds {
+			r.handles = append(r.handles, d.insertLocked(&transmissible{fd: fd}))
+		}
+		d.mu.Unlock()
+	}
+	r.next++
+	if err := r.h(data, r.handles, 0); err != nil {
+		// What ipcz did not consume of the rejected message is ours.
+		d.closeHandles(r.handles)
+		return errRejected
+	}
+	return nil
 }

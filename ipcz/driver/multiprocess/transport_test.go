@@ -348,7 +348,8 @@ func TestHandlerRejectionGivesError(t *testing.T) {
 }
 
 // rawPeer returns an active transport whose peer is a plain socket the
-// test writes to directly (blocking mode).
+// test writes to directly (blocking mode). The peer has sent its setup
+// frame (offering no ring), so its next message is number 0.
 func rawPeer(t testing.TB, d *Driver) (ipcz.DriverHandle, *recorder, *os.File) {
 	t.Helper()
 	ours, theirs, err := NewSocketPair()
@@ -357,14 +358,35 @@ func rawPeer(t testing.TB, d *Driver) (ipcz.DriverHandle, *recorder, *os.File) {
 	require.NoError(t, err)
 	r := activate(t, d, h)
 	t.Cleanup(func() { theirs.Close() })
+	sendRaw(t, theirs, rawSetup())
 	return h, r, theirs
 }
 
-// rawFrame builds a frame with an arbitrary header.
-func rawFrame(total, nfds uint32, data []byte) []byte {
+// rawFrame builds a frame with an arbitrary header: word is the second
+// header word (the descriptor count, and the type in its high 16 bits),
+// and the sequence number is 0.
+func rawFrame(total, word uint32, data []byte) []byte {
+	return rawFrameSeq(total, word, 0, data)
+}
+
+// rawFrameSeq is rawFrame with a sequence number.
+func rawFrameSeq(total, word uint32, seq uint64, data []byte) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, total)
-	b = binary.LittleEndian.AppendUint32(b, nfds)
+	b = binary.LittleEndian.AppendUint32(b, word)
+	b = binary.LittleEndian.AppendUint64(b, seq)
 	return append(b, data...)
+}
+
+// rawMessage builds an honest frame for message seq without descriptors.
+func rawMessage(seq uint64, data []byte) []byte {
+	return rawFrameSeq(uint32(frameHeaderSize+len(data)), 0, seq, data)
+}
+
+// rawSetup builds the setup frame of an end that offers no ring.
+func rawSetup() []byte {
+	payload := binary.LittleEndian.AppendUint32(nil, setupVersion)
+	payload = append(payload, make([]byte, 12)...)
+	return rawFrame(frameHeaderSize+setupSize, frameSetup<<16, payload)
 }
 
 // sendRaw writes b with fds attached, blocking.
@@ -403,12 +425,15 @@ func TestMalformedTrafficCutsOffOnlyThatTransport(t *testing.T) {
 		name string
 		send func(t testing.TB, f *os.File)
 	}{
-		{"short length", func(t testing.TB, f *os.File) { sendRaw(t, f, rawFrame(7, 0, nil)) }},
+		{"short length", func(t testing.TB, f *os.File) { sendRaw(t, f, rawFrame(frameHeaderSize-1, 0, nil)) }},
+		{"wrong sequence number", func(t testing.TB, f *os.File) { sendRaw(t, f, rawMessage(5, []byte("x"))) }},
+		{"repeated sequence number", func(t testing.TB, f *os.File) { sendRaw(t, f, rawMessage(0, []byte("x"))) }},
+		{"second setup", func(t testing.TB, f *os.File) { sendRaw(t, f, rawSetup()) }},
 		{"huge length", func(t testing.TB, f *os.File) { sendRaw(t, f, rawFrame(frameHeaderSize+MaxMessageBytes+1, 0, nil)) }},
 		{"too many fds claimed", func(t testing.TB, f *os.File) { sendRaw(t, f, rawFrame(100, MaxMessageHandles+1, make([]byte, 92))) }},
-		{"fds missing", func(t testing.TB, f *os.File) { sendRaw(t, f, rawFrame(9, 2, []byte{1})) }},
+		{"fds missing", func(t testing.TB, f *os.File) { sendRaw(t, f, rawFrameSeq(frameHeaderSize+1, 2, 1, []byte{1})) }},
 		{"fds without frame", func(t testing.TB, f *os.File) {
-			sendRaw(t, f, rawFrame(12, 0, []byte("abcd")), devNull(t), devNull(t))
+			sendRaw(t, f, rawMessage(1, []byte("abcd")), devNull(t), devNull(t))
 		}},
 		{"too many fds in one sendmsg", func(t testing.TB, f *os.File) {
 			fd := devNull(t)
@@ -416,7 +441,7 @@ func TestMalformedTrafficCutsOffOnlyThatTransport(t *testing.T) {
 			for i := range fds {
 				fds[i] = fd
 			}
-			sendRaw(t, f, rawFrame(12, uint32(len(fds)), []byte("abcd")), fds...)
+			sendRaw(t, f, rawFrameSeq(frameHeaderSize+4, uint32(len(fds)), 1, []byte("abcd")), fds...)
 		}},
 		{"garbage", func(t testing.TB, f *os.File) { sendRaw(t, f, pattern(4096, 9)) }},
 		{"dies mid-frame", func(t testing.TB, f *os.File) {
@@ -429,7 +454,7 @@ func TestMalformedTrafficCutsOffOnlyThatTransport(t *testing.T) {
 			d := newDriver(t)
 			a, b, ra, rb := newPair(t, d)
 			h, r, raw := rawPeer(t, d)
-			sendRaw(t, raw, rawFrame(frameHeaderSize+2, 0, []byte("ok")))
+			sendRaw(t, raw, rawMessage(0, []byte("ok")))
 			require.Equal(t, "ok", string(r.nextMessage(t).data))
 			c.send(t, raw)
 			r.expectError(t, d)
@@ -559,8 +584,9 @@ func TestTransmitFromHandlerNeverBlocks(t *testing.T) {
 		}
 		return r.handler(data, hs, flags)
 	}))
-	for range 3 {
-		sendRaw(t, theirs, rawFrame(frameHeaderSize+1, 0, []byte{1}))
+	sendRaw(t, theirs, rawSetup())
+	for i := range 3 {
+		sendRaw(t, theirs, rawMessage(uint64(i), []byte{1}))
 	}
 	for range 3 {
 		select {
