@@ -1,0 +1,5 @@
+//go:build !race
+
+package capi_test
+
+const raceBuild = false
