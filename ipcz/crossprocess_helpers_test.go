@@ -59,7 +59,7 @@ func runCrossKid(role string) int {
 		fmt.Fprintf(os.Stderr, "unknown cross-process role %q\n", role)
 		return 2
 	}
-	k := &crossKid{role: role, d: multiprocess.New()}
+	k := &crossKid{role: role, d: multiprocess.New(multiprocess.FastPath(true))}
 	fmt.Sscan(os.Getenv(multiprocess.TransportFDEnv), &k.socketFD)
 	transport, err := k.d.TransportFromEnvironment()
 	if err != nil {
@@ -155,7 +155,7 @@ type crossNet struct {
 // are gone and nothing but node memory mappings is left.
 func newCrossNet(t *testing.T) *crossNet {
 	t.Helper()
-	d := multiprocess.New()
+	d := multiprocess.New(multiprocess.FastPath(true))
 	broker, err := ipcz.CreateNode(d, 0, ipcz.CreateNodeAsBroker)
 	require.NoError(t, err)
 	fds := processFDs(t)

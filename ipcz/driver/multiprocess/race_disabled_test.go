@@ -1,0 +1,5 @@
+//go:build !race
+
+package multiprocess
+
+const raceEnabled = false
