@@ -186,13 +186,7 @@ func (n *Node) introduceIndirectly(peer *NodeLink, requester NodeName, target *N
 		return false
 	}
 	tp, tt, memP, memT := h.transport0, h.transport1, h.memory0, h.memory1
-	intro := newOutMessage(msgAcceptIntroduction)
-	encodeNodeName(&intro.params, requester)
-	intro.params.U8(uint8(sideB))
-	intro.params.U32(protocolVersion)
-	intro.addObject(tt)
-	intro.addObject(memT)
-	target.transmit(intro)
+	target.sendAcceptIntroduction(requester, sideB, tt, memT)
 
 	back := newOutMessage(msgAcceptIndirectIntroduction)
 	encodeNodeName(&back.params, requester)
@@ -239,13 +233,7 @@ func (l *NodeLink) onAcceptIndirectIntroduction(m *inMessage) error {
 		l.driver.Close(mem)
 		return nil
 	}
-	intro := newOutMessage(msgAcceptIntroduction)
-	encodeNodeName(&intro.params, target)
-	intro.params.U8(uint8(sideA))
-	intro.params.U32(protocolVersion)
-	intro.addObject(transport)
-	intro.addObject(mem)
-	to.transmit(intro)
+	to.sendAcceptIntroduction(target, sideA, transport, mem)
 	return nil
 }
 
@@ -283,17 +271,8 @@ func (n *Node) introduce(a, b *NodeLink) bool {
 		return false
 	}
 	ta, tb, memA, memB := h.transport0, h.transport1, h.memory0, h.memory1
-	send := func(to *NodeLink, name NodeName, side linkSide, t, mem DriverHandle) {
-		m := newOutMessage(msgAcceptIntroduction)
-		encodeNodeName(&m.params, name)
-		m.params.U8(uint8(side))
-		m.params.U32(protocolVersion)
-		m.addObject(t)
-		m.addObject(mem)
-		to.transmit(m)
-	}
-	send(a, b.RemoteName(), sideA, ta, memA)
-	send(b, a.RemoteName(), sideB, tb, memB)
+	a.sendAcceptIntroduction(b.RemoteName(), sideA, ta, memA)
+	b.sendAcceptIntroduction(a.RemoteName(), sideB, tb, memB)
 	return true
 }
 
@@ -395,4 +374,17 @@ func newLinkHalves(d Driver, transport0, transport1 DriverHandle) (h linkHalves,
 		return linkHalves{}, false
 	}
 	return h, true
+}
+
+// sendAcceptIntroduction introduces the node at the far end of l to the
+// named node: l's node takes side of their new link over transport, with
+// memory as its primary buffer.
+func (l *NodeLink) sendAcceptIntroduction(name NodeName, side linkSide, transport, memory DriverHandle) {
+	m := newOutMessage(msgAcceptIntroduction)
+	encodeNodeName(&m.params, name)
+	m.params.U8(uint8(side))
+	m.params.U32(protocolVersion)
+	m.addObject(transport)
+	m.addObject(memory)
+	l.transmit(m)
 }
