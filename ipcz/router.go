@@ -80,6 +80,11 @@ type Router struct {
 	// transitHops counts the nodes the router's portal was passed to since
 	// an application last took it out of a parcel. Guarded by mu.
 	transitHops uint32
+
+	// peerConsumedSeen and peerConsumedBytesSeen are the peer's
+	// consumption counts when last read from a link state. Guarded by mu.
+	peerConsumedSeen      uint64
+	peerConsumedBytesSeen uint64
 }
 
 func newRouter() *Router { return &Router{id: routerIDs.Add(1)} }
@@ -137,12 +142,18 @@ func (r *Router) statusLocked() PortalStatus {
 	if l == nil {
 		l = r.outward.decaying
 	}
+	// A link without shared state (yet) says nothing: then only what the
+	// peer was last seen to have consumed counts as gone.
+	parcels, bytes := r.peerConsumedSeen, r.peerConsumedBytesSeen
 	if l != nil {
 		if st := l.state(); st != nil {
-			parcels, bytes := st.peerConsumed(l.side())
-			s.NumRemoteParcels = saturatingCount(r.outbound.currentLength(), parcels)
-			s.NumRemoteBytes = saturatingCount(r.producedBytes, bytes)
+			parcels, bytes = st.peerConsumed(l.side())
+			r.peerConsumedSeen, r.peerConsumedBytesSeen = parcels, bytes
 		}
+	}
+	if l != nil || parcels != 0 || bytes != 0 {
+		s.NumRemoteParcels = saturatingCount(r.outbound.currentLength(), parcels)
+		s.NumRemoteBytes = saturatingCount(r.producedBytes, bytes)
 	}
 	return s
 }
