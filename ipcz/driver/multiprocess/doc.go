@@ -80,9 +80,8 @@
 // # The fast path
 //
 // Once active, each end offers the peer a ring when the fast path is on
-// (it is off by default for now: see New, FastPath and FastPathEnv): a
-// sealed memfd it creates and
-// sends, in its setup frame, with the ring's capacity. The ring is a
+// (the default; see New, FastPath and FastPathEnv): a sealed memfd it
+// creates and sends, in its setup frame, with the ring's capacity. The ring is a
 // single-producer, single-consumer queue of messages in shared memory,
 // with the consumer's futex word (see ring.go for the layout). Transmit of
 // a message without descriptors that fits (a quarter of the capacity;

@@ -92,15 +92,12 @@ type Option func(*options)
 
 // FastPathEnv is the environment variable that turns the fast path (the
 // shared ring with its futex wake-ups; see the package documentation) on
-// for the Drivers of a process, unless an Option says otherwise: "on" (or
-// "1", "ring") makes every transport end offer a ring; anything else, or
-// nothing, leaves every message on the socket. Spawn passes the
-// environment on, so setting it in a parent covers its children.
-//
-// The fast path is off by default for now: under the race detector one
-// ordering of a peer's departure after ring messages loses the final
-// ERROR call (TestPeerGoneAfterRingMessages), and until that is found the
-// socket path, which has no such gap, is the default.
+// on or off for the Drivers of a process, unless an Option says
+// otherwise: "off" (or "0", "socket", "false") leaves every message on
+// the socket; anything else, or nothing, makes every transport end offer
+// a ring (the default: it is faster at every size and placement measured,
+// see docs/benchmarks.md). Spawn passes the environment on, so setting it
+// in a parent covers its children.
 const FastPathEnv = "IPCZ_MULTIPROCESS_FAST_PATH"
 
 // SpinEnv is the environment variable that sets the spin time (see Spin)
@@ -146,10 +143,10 @@ func Spin(d time.Duration) Option {
 
 // defaultOptions are the options before New's, from the environment.
 func defaultOptions() options {
-	o := options{spin: DefaultSpin}
+	o := options{spin: DefaultSpin, ringCapacity: DefaultRingCapacity}
 	switch strings.ToLower(os.Getenv(FastPathEnv)) {
-	case "on", "1", "ring", "true":
-		o.ringCapacity = DefaultRingCapacity
+	case "off", "0", "socket", "false":
+		o.ringCapacity = 0
 	}
 	if v := os.Getenv(SpinEnv); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
@@ -166,9 +163,9 @@ var (
 )
 
 // New returns a Driver with an empty handle table. A process normally
-// needs one. Without options the fast path is off (unless FastPathEnv
-// says otherwise); FastPath(true) turns it on with rings of
-// DefaultRingCapacity and DefaultSpin.
+// needs one. Without options the fast path is on (unless FastPathEnv
+// says otherwise), with rings of DefaultRingCapacity and DefaultSpin;
+// FastPath(false) keeps every message on the socket.
 func New(opts ...Option) *Driver {
 	d := &Driver{opts: defaultOptions()}
 	for _, o := range opts {

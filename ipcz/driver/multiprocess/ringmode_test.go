@@ -348,9 +348,6 @@ func TestSetupFrameValidation(t *testing.T) {
 // TestPeerGoneAfterRingMessages: messages the peer put in its ring
 // before it closed its end are all delivered before the error.
 func TestPeerGoneAfterRingMessages(t *testing.T) {
-	if raceEnabled {
-		t.Skip("BUG: under the race detector the ring reader misses the peer's departure after ring messages (no final ERROR call); the fast path is off by default until it is fixed")
-	}
 	d := newDriver(t, FastPath(true))
 	a, b, err := d.NewTransportPair()
 	require.NoError(t, err)
@@ -384,9 +381,6 @@ func TestPeerGoneAfterRingMessages(t *testing.T) {
 // TestTransmitWithDescriptorsInRingMode: a descriptor still works after
 // going on the socket between ring messages.
 func TestTransmitWithDescriptorsInRingMode(t *testing.T) {
-	if raceEnabled {
-		t.Skip("BUG: under the race detector the ring reader misses the peer's departure after ring messages (no final ERROR call); the fast path is off by default until it is fixed")
-	}
 	d := newDriver(t, FastPath(true))
 	a, b, _, rb := newPair(t, d)
 	pr, pw, err := os.Pipe()

@@ -743,6 +743,11 @@ type reader struct {
 	hasHeld bool
 	// eof is set once the socket reached its end (ring mode).
 	eof bool
+	// sockDrained is set when a read of the socket found nothing more
+	// and cleared by every read that found something (ring mode). Until
+	// it is set, the socket may hold bytes that no readiness event will
+	// announce again: the poller reports arrivals, not what is left.
+	sockDrained bool
 	// ringBuf receives messages copied out of the ring.
 	ringBuf []byte
 	// The arguments and results of readFn, which is r.read bound once so
@@ -945,7 +950,7 @@ func (r *reader) runRing() error {
 		// frame is due there (the ring is ahead, the producer says so,
 		// or the watcher saw something), or to find its end.
 		sockReady := t.sockReady.Swap(false)
-		if !r.eof && (inRing || sockReady || c.sockSeq() > r.next) {
+		if !r.eof && (inRing || sockReady || !r.sockDrained || c.sockSeq() > r.next) {
 			progress, err := r.receiveFrame()
 			if err != nil {
 				return err
@@ -983,6 +988,7 @@ func (r *reader) receiveFrame() (progress bool, err error) {
 		r.nonblocking = true
 		err = r.receive()
 		r.nonblocking = false
+		r.sockDrained = err == errWouldBlock
 		switch {
 		case err == errWouldBlock && r.t.peerGone.Load():
 			// A send found the peer's end closed, and the socket has
