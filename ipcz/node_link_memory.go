@@ -39,7 +39,7 @@ const (
 	blockHeaderSize = 8
 	// maxFragmentSize is the largest parcel that travels through shared
 	// memory; larger ones go inline.
-	maxFragmentSize = 256<<10 - blockHeaderSize
+	maxFragmentSize = 256 << 10
 	// growthBufferBytes is the size of a growth buffer for small blocks;
 	// large blocks get at least minGrowthBlocks each.
 	growthBufferBytes = 256 << 10
@@ -73,11 +73,14 @@ var blockClasses = []struct {
 	primaryBlocks int
 }{
 	{linkStatePool, 2048},
-	{64, 1024}, {256, 256}, {1024, 128}, {4096, 64}, {16384, 32}, {65536, 16}, {262144, 4},
+	{64, 1024}, {256, 256}, {1024, 128}, {4096 + 64, 64}, {16384 + 64, 32}, {65536 + 64, 16}, {262144 + 64, 4},
 }
 
-// dataClasses are the block sizes of the data pools, smallest first.
-var dataClasses = []int{64, 256, 1024, 4096, 16384, 65536, 262144}
+// dataClasses are the block sizes of the data pools, smallest first. The
+// larger ones hold a power of two of data after the block header (with
+// the header rounded up to a cache line), since applications favour such
+// sizes: a 64 KiB parcel would otherwise take a 256 KiB block.
+var dataClasses = []int{64, 256, 1024, 4096 + 64, 16384 + 64, 65536 + 64, 262144 + 64}
 
 // primaryBufferSize is the size of a primary buffer.
 var primaryBufferSize = func() int {
@@ -254,7 +257,7 @@ func classFor(n int) int {
 // without).
 func (m *nodeLinkMemory) allocate(n int) (fragment, []byte) {
 	size := classFor(n + blockHeaderSize)
-	if size == 0 || n <= 0 {
+	if size == 0 || n <= 0 || n > maxFragmentSize {
 		return fragment{}, nil
 	}
 	f, block := m.allocateBlock(poolKey(size))

@@ -49,7 +49,7 @@ func TestNodeLinkMemoryFragments(t *testing.T) {
 		require.False(t, ok, "%+v", f)
 		b.free(f) // must not panic
 	}
-	require.Equal(t, 0, classFor(maxFragmentSize+blockHeaderSize+1))
+	require.Equal(t, 0, classFor(dataClasses[len(dataClasses)-1]+1))
 	f, _ = a.allocate(maxFragmentSize + 1)
 	require.True(t, f.isNull())
 }

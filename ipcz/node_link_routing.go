@@ -31,11 +31,24 @@ type pendingProxy struct {
 // into a proxy linked to the router the receiver builds from the
 // descriptor; a box's driver object is serialized by the driver.
 func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
-	m := newOutMessageSized(msgAcceptParcel, 64+p.remainingBytes()+64*len(p.remainingObjects()))
+	data := p.remainingData()
+	var shared *nodeLinkMemory
+	var f fragment
+	if p.placedIn(l.currentMemory()) {
+		// Put wrote the bytes into this link's memory already: the block
+		// changes hands as it is.
+		shared, f = p.shared, p.fragment
+		p.shared, p.data, p.consumed = nil, nil, 0
+	} else {
+		shared, f = l.placeInSharedMemory(data)
+	}
+	inlineBytes := len(data)
+	if shared != nil {
+		inlineBytes = 0
+	}
+	m := newOutMessageSized(msgAcceptParcel, 64+inlineBytes+64*len(p.remainingObjects()))
 	m.params.U64(sublink)
 	m.params.U64(p.seq)
-	data := p.remainingData()
-	shared, f := l.placeInSharedMemory(data)
 	if shared != nil {
 		defer shared.release()
 		m.params.U8(parcelDataShared)
@@ -342,21 +355,32 @@ const minSharedParcelData = 129
 // the caller releases. It returns nil if the data must go inline (small,
 // too large, no memory, or none to be had now).
 func (l *NodeLink) placeInSharedMemory(data []byte) (*nodeLinkMemory, fragment) {
-	if len(data) < minSharedParcelData || len(data) > maxFragmentSize {
-		return nil, fragment{}
+	memory, f, block := l.allocateParcelData(len(data))
+	if memory != nil {
+		copy(block, data)
+	}
+	return memory, f
+}
+
+// allocateParcelData returns a block of the link's shared memory for n
+// bytes of parcel data, with a reference to the memory that the caller
+// releases; or nil if n is not a size that goes through shared memory or
+// none is free.
+func (l *NodeLink) allocateParcelData(n int) (*nodeLinkMemory, fragment, []byte) {
+	if n < minSharedParcelData || n > maxFragmentSize {
+		return nil, fragment{}, nil
 	}
 	memory := l.acquireMemory()
 	if memory == nil {
-		return nil, fragment{}
+		return nil, fragment{}, nil
 	}
-	f, block := memory.allocate(len(data))
+	f, block := memory.allocate(n)
 	if f.isNull() {
-		l.growMemory(memory, poolKey(classFor(len(data)+blockHeaderSize)))
-		if f, block = memory.allocate(len(data)); f.isNull() {
+		l.growMemory(memory, poolKey(classFor(n+blockHeaderSize)))
+		if f, block = memory.allocate(n); f.isNull() {
 			memory.release()
-			return nil, fragment{}
+			return nil, fragment{}, nil
 		}
 	}
-	copy(block, data)
-	return memory, f
+	return memory, f, block
 }

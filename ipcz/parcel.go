@@ -45,6 +45,12 @@ func (p *Parcel) releaseData() {
 	}
 }
 
+// placedIn reports whether the parcel's bytes, all unread, fill a block
+// of m: a block that can change hands as it is.
+func (p *Parcel) placedIn(m *nodeLinkMemory) bool {
+	return m != nil && p.shared == m && p.consumed == 0 && int(p.fragment.size) == len(p.data)
+}
+
 // discard releases the parcel's memory and closes every object still
 // attached; used when a parcel is dropped unread.
 func (p *Parcel) discard() {
@@ -74,6 +80,25 @@ type parcel64 struct {
 type parcel256 struct {
 	Parcel
 	inline [256]byte
+}
+
+// newOutboundParcel returns a parcel holding a copy of data, put by r's
+// portal. Data big enough for shared memory is written straight into the
+// memory of the node link the parcel will most likely leave by, so that
+// it is not copied again there; the rest goes on the heap.
+func (r *Router) newOutboundParcel(data []byte) *Parcel {
+	if len(data) >= minSharedParcelData && len(data) <= maxFragmentSize {
+		r.mu.Lock()
+		rl, _ := r.outward.primary.(*remoteLink)
+		r.mu.Unlock()
+		if rl != nil {
+			if memory, f, block := rl.nodeLink.allocateParcelData(len(data)); memory != nil {
+				copy(block, data)
+				return &Parcel{data: block, shared: memory, fragment: f}
+			}
+		}
+	}
+	return newParcelCopy(data)
 }
 
 // newParcelCopy returns a parcel holding a copy of data.

@@ -73,7 +73,12 @@ func (p *Portal) Put(data []byte, objects []Object, limits *PutLimits) error {
 	if r == nil {
 		return InvalidArgument
 	}
-	return p.sendParcel(r, newParcelCopy(data), objects, limits, false)
+	parcel := r.newOutboundParcel(data)
+	err := p.sendParcel(r, parcel, objects, limits, false)
+	if err != nil {
+		parcel.releaseData()
+	}
+	return err
 }
 
 // MaxObjectsPerParcel is the most portals and boxes one parcel may carry;
@@ -103,7 +108,10 @@ func (p *Portal) sendParcel(r *Router, parcel *Parcel, objects []Object, limits 
 
 // BeginPut starts a two-phase put: it returns a buffer of numBytes for the
 // caller to fill and commit with EndPut. With BeginPutAllowPartial the
-// buffer may be smaller when limits leave less room. Errors:
+// buffer may be smaller when limits leave less room. When the portal's
+// route leaves through another node, the buffer is that node pair's
+// shared memory, so the bytes written into it are not copied again: it
+// must not be used after EndPut or once the portal is closed. Errors:
 // AlreadyExists while another two-phase put is in progress;
 // ResourceExhausted if limits would be exceeded; NotFound once the peer
 // is known closed.
@@ -129,11 +137,11 @@ func (p *Portal) EndPut(numBytesProduced int, objects []Object, flags EndPutFlag
 	if flags&EndPutAbort != 0 {
 		return r.abortPut()
 	}
-	data, err := r.takePendingPut(numBytesProduced)
+	parcel, err := r.takePendingPut(numBytesProduced)
 	if err != nil {
 		return err
 	}
-	err = p.sendParcel(r, &Parcel{data: data}, objects, nil, true)
+	err = p.sendParcel(r, parcel, objects, nil, true)
 	r.finishPendingPut(err == nil)
 	return err
 }

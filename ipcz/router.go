@@ -54,11 +54,15 @@ type Router struct {
 	sentOutwardClosure bool
 	sentInnerClosure   bool
 
-	// pendingPut is the buffer of a two-phase put in progress, and
-	// putCommitting is set while EndPut sends it. Guarded by mu.
-	pendingPut    []byte
+	// pendingPut is the buffer of a two-phase put in progress;
+	// putAllocating is set while BeginPut allocates it (with mu released)
+	// and putCommitting while EndPut sends it; putHandedOver says the
+	// committing parcel took the buffer's shared block. Guarded by mu.
+	pendingPut    pendingPut
 	hasPendingPut bool
+	putAllocating bool
 	putCommitting bool
+	putHandedOver bool
 	// inTwoPhaseGet is set between BeginGet and EndGet. Guarded by mu.
 	inTwoPhaseGet bool
 
@@ -440,12 +444,21 @@ func (r *Router) closePortal() {
 	var d trapDispatcher
 	r.mu.Lock()
 	r.portalClosed = true
-	r.pendingPut, r.hasPendingPut, r.inTwoPhaseGet = nil, false, false
+	// A put being allocated or committed is let go by the call doing it.
+	var abandoned pendingPut
+	if r.hasPendingPut && !r.putAllocating && !r.putCommitting {
+		abandoned = r.pendingPut
+	}
+	if !r.putAllocating && !r.putCommitting {
+		r.pendingPut = pendingPut{}
+	}
+	r.hasPendingPut, r.inTwoPhaseGet = false, false
 	status := r.statusLocked()
 	r.traps.removeAll(&status, &d)
 	r.outbound.setFinalLength(r.outbound.currentLength())
 	dropped := r.inbound.drain()
 	r.mu.Unlock()
+	abandoned.release()
 	d.dispatch()
 	discardParcels(dropped)
 	r.flush()

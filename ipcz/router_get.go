@@ -166,77 +166,157 @@ func (r *Router) endGet(numBytes, numObjects int, abort bool) ([]Object, parcelS
 	return objects, source, nil
 }
 
+// pendingPut is the buffer of a two-phase put. When the portal's route
+// leaves through another node, the buffer is a block of that node link's
+// shared memory, so the bytes the application writes need no copy on
+// their way out.
+type pendingPut struct {
+	buf []byte
+	// memory, if not nil, holds buf in the block fragment names, with a
+	// reference that release (or the parcel the block goes out in) drops.
+	memory   *nodeLinkMemory
+	fragment fragment
+}
+
+// release frees the buffer's shared block, if any.
+func (pp *pendingPut) release() {
+	if pp.memory != nil {
+		pp.memory.free(pp.fragment)
+		pp.memory.release()
+		pp.memory = nil
+	}
+}
+
 // beginPut starts a two-phase put of up to n bytes, subject to limits.
 // With allowPartial the buffer may be smaller than n when the limits
 // leave less room.
 func (r *Router) beginPut(n int, allowPartial bool, limits *PutLimits) ([]byte, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	if err := r.beginPutLocked(&n, allowPartial, limits); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	link, _ := r.outward.primary.(*remoteLink)
+	r.hasPendingPut, r.putAllocating = true, true
+	r.mu.Unlock()
+
+	// The block is allocated without mu, which allocation's growth
+	// messages must not be sent under; the put is held meanwhile.
+	var pp pendingPut
+	if link != nil {
+		pp.memory, pp.fragment, pp.buf = link.nodeLink.allocateParcelData(n)
+	}
+	if pp.memory == nil {
+		pp.buf = make([]byte, n)
+	}
+
+	r.mu.Lock()
+	r.putAllocating = false
 	if r.portalClosed {
+		r.mu.Unlock()
+		pp.release()
 		return nil, InvalidArgument
 	}
+	r.pendingPut = pp
+	r.mu.Unlock()
+	return pp.buf, nil
+}
+
+// beginPutLocked checks that a two-phase put of *n bytes may start, and
+// lowers *n to what limits allow if allowPartial. Preconditions: mu held.
+func (r *Router) beginPutLocked(n *int, allowPartial bool, limits *PutLimits) error {
+	if r.portalClosed {
+		return InvalidArgument
+	}
 	if r.hasPendingPut {
-		return nil, AlreadyExists
+		return AlreadyExists
 	}
 	if limits != nil {
 		capacity := r.outboundCapacityLocked(limits)
 		if capacity < 0 {
-			return nil, ResourceExhausted
+			return ResourceExhausted
 		}
-		if capacity < n {
+		if capacity < *n {
 			if !allowPartial || capacity == 0 {
-				return nil, ResourceExhausted
+				return ResourceExhausted
 			}
-			n = capacity
+			*n = capacity
 		}
 	}
 	if r.inbound.hasFinalLength {
-		return nil, NotFound
+		return NotFound
 	}
-	r.pendingPut, r.hasPendingPut = make([]byte, n), true
-	return r.pendingPut, nil
+	return nil
 }
 
-// takePendingPut claims the pending two-phase put buffer for committing
-// numBytes of it. The put stays pending (for a retry) if the size is wrong.
-func (r *Router) takePendingPut(numBytes int) ([]byte, error) {
+// takePendingPut returns a parcel holding the first numBytes of the
+// pending two-phase put buffer, for committing. The put stays pending
+// (for a retry) if the size is wrong, and until finishPendingPut.
+func (r *Router) takePendingPut(numBytes int) (*Parcel, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.portalClosed {
 		return nil, InvalidArgument
 	}
-	if !r.hasPendingPut || r.putCommitting {
+	if !r.hasPendingPut || r.putAllocating || r.putCommitting {
 		return nil, FailedPrecondition
 	}
-	if numBytes < 0 || numBytes > len(r.pendingPut) {
+	pp := &r.pendingPut
+	if numBytes < 0 || numBytes > len(pp.buf) {
 		return nil, InvalidArgument
 	}
 	r.putCommitting = true
-	return r.pendingPut[:numBytes], nil
+	data := pp.buf[:numBytes:numBytes]
+	switch {
+	case pp.memory == nil:
+		return &Parcel{data: data}, nil
+	case numBytes < minSharedParcelData:
+		// Too small to travel through shared memory: the block is freed
+		// once the copy is committed.
+		return newParcelCopy(data), nil
+	default:
+		r.putHandedOver = true
+		f := pp.fragment
+		f.size = uint32(numBytes)
+		return &Parcel{data: data, shared: pp.memory, fragment: f}, nil
+	}
 }
 
 // finishPendingPut ends a commit started by takePendingPut: on success the
-// put is over; on failure it stays pending.
+// put is over; on failure it stays pending, unless the portal was closed
+// meanwhile.
 func (r *Router) finishPendingPut(committed bool) {
+	var done pendingPut
 	r.mu.Lock()
 	r.putCommitting = false
-	if committed {
-		r.pendingPut, r.hasPendingPut = nil, false
+	handedOver := r.putHandedOver
+	r.putHandedOver = false
+	if committed || r.portalClosed {
+		done = r.pendingPut
+		r.pendingPut, r.hasPendingPut = pendingPut{}, false
 	}
 	r.mu.Unlock()
+	if committed && handedOver {
+		return // the block went out with the parcel
+	}
+	done.release()
 }
 
 // abortPut cancels the pending two-phase put.
 func (r *Router) abortPut() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.portalClosed {
+		r.mu.Unlock()
 		return InvalidArgument
 	}
-	if !r.hasPendingPut || r.putCommitting {
+	if !r.hasPendingPut || r.putAllocating || r.putCommitting {
+		r.mu.Unlock()
 		return FailedPrecondition
 	}
-	r.pendingPut, r.hasPendingPut = nil, false
+	pp := r.pendingPut
+	r.pendingPut, r.hasPendingPut = pendingPut{}, false
+	r.mu.Unlock()
+	pp.release()
 	return nil
 }
 

@@ -94,14 +94,22 @@ func childSession() (*ipcz.Node, *multiprocess.Driver, *ipcz.Portal, error) {
 func watch(p *ipcz.Portal, f func(data []byte, objects []ipcz.Object), closed func()) {
 	conditions := &ipcz.TrapConditions{Flags: ipcz.TrapAboveMinLocalParcels | ipcz.TrapPeerClosed}
 	var handler ipcz.TrapHandler
+	// Parcels are read into one reused buffer, as the raw socket baseline
+	// reads into one: f must not keep data.
+	buf := make([]byte, 256) // grown to the largest parcel seen
+	objects := make([]ipcz.Object, 8)
 	arm := func() {
 		for {
 			for {
-				data, objects, err := p.GetMessage()
+				n, k, err := p.Get(0, buf, objects)
+				if err == ipcz.ResourceExhausted {
+					buf, objects = make([]byte, max(n, len(buf))), make([]ipcz.Object, max(k, len(objects)))
+					continue
+				}
 				if err != nil {
 					break
 				}
-				f(data, objects)
+				f(buf[:n], objects[:k])
 			}
 			_, status, err := p.Trap(conditions, handler, 0)
 			switch {
@@ -346,7 +354,7 @@ func ipczPairs(fastPath bool, n int) (res pairsResult, err error) {
 	p := s.portal
 	replies := make(chan []byte, 16)
 	gone := make(chan struct{}, 2)
-	watch(p, func(data []byte, _ []ipcz.Object) { replies <- data }, func() { gone <- struct{}{} })
+	watch(p, func(data []byte, _ []ipcz.Object) { replies <- append([]byte(nil), data...) }, func() { gone <- struct{}{} })
 	reply := func() ([]byte, error) {
 		select {
 		case r := <-replies:

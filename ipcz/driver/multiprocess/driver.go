@@ -312,17 +312,25 @@ func (d *Driver) closeHandles(hs []ipcz.DriverHandle) {
 	}
 }
 
-// ReportBadTransportActivity records that the application rejected a
-// parcel that came over transport, then calls the hook installed with
-// SetBadActivityHook, if any. It does not itself disconnect the transport
-// (ipcz decides that).
+// ReportBadTransportActivity records that ipcz or the application
+// rejected traffic that came over transport, then calls the hook
+// installed with SetBadActivityHook, if any. It does not itself
+// disconnect the transport (ipcz decides that). The driver records a
+// report of its own, with context 0, when the peer breaks the rules of
+// the transport itself (a malformed frame, a corrupt ring, too many
+// descriptors), just before it reports the transport's error to ipcz.
 //
 // Errors: InvalidArgument if transport is not a transport.
 func (d *Driver) ReportBadTransportActivity(transport ipcz.DriverHandle, context uintptr) error {
 	if d.lookupTransport(transport) == nil {
 		return ipcz.InvalidArgument
 	}
-	r := BadActivityReport{Transport: transport, Context: context}
+	d.recordBadActivity(BadActivityReport{Transport: transport, Context: context})
+	return nil
+}
+
+// recordBadActivity records r and calls the hook. No lock may be held.
+func (d *Driver) recordBadActivity(r BadActivityReport) {
 	d.reportsMu.Lock()
 	d.reportsMu.reports = append(d.reportsMu.reports, r)
 	hook := d.reportsMu.hook
@@ -330,7 +338,6 @@ func (d *Driver) ReportBadTransportActivity(transport ipcz.DriverHandle, context
 	if hook != nil {
 		hook(r)
 	}
-	return nil
 }
 
 // BadActivityReports returns a copy of every report made so far, in order.

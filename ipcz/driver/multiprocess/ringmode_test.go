@@ -257,6 +257,7 @@ func TestRingCorruptionCutsOffOnlyThatTransport(t *testing.T) {
 				victim, h = ra, a
 			}
 			victim.expectError(t, d)
+			require.Equal(t, []BadActivityReport{{Transport: h}}, d.BadActivityReports())
 			victim.finish(t, d, h)
 			require.NoError(t, d.Transmit(x, []byte("still"), nil))
 			require.NoError(t, d.Transmit(y, []byte("fine"), nil))

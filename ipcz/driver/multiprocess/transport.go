@@ -242,7 +242,7 @@ func (d *Driver) ActivateTransport(transport ipcz.DriverHandle, handler ipcz.Act
 	t.sendSetup(s)
 	t.mu.state = stateActive
 	d.goroutines.Add(1)
-	go t.readLoop(s, handler)
+	go t.readLoop(transport, s, handler)
 	return nil
 }
 
@@ -768,13 +768,18 @@ type reader struct {
 // message) with TransportActivityError and then only waits for
 // deactivation, and makes the final TransportActivityDeactivated call
 // before it exits.
-func (t *transport) readLoop(s *sock, h ipcz.ActivityHandler) {
+func (t *transport) readLoop(handle ipcz.DriverHandle, s *sock, h ipcz.ActivityHandler) {
 	defer t.d.goroutines.Add(-1)
 	r := &reader{t: t, s: s, h: h, oob: make([]byte, oobSpace)}
 	r.readFn = r.read
 	r.controlFn = func(fd uintptr) { r.read(fd) }
 	err := r.run()
 	if err != errStopped && !t.stopping.Load() {
+		if errors.Is(err, errMalformed) {
+			// The peer broke the framing or ring rules: reported like a
+			// message ipcz rejects (context 0), before the error.
+			t.d.recordBadActivity(BadActivityReport{Transport: handle})
+		}
 		h(nil, nil, ipcz.TransportActivityError)
 		<-t.stop
 	}

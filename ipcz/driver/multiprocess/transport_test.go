@@ -249,6 +249,7 @@ func TestPeerClosedGivesOneErrorThenDeactivated(t *testing.T) {
 	require.Equal(t, ipcz.FailedPrecondition, d.Transmit(a, nil, nil))
 	ra.finish(t, d, a)
 	require.Equal(t, 1, ra.count(ipcz.TransportActivityError))
+	require.Empty(t, d.BadActivityReports(), "a peer that leaves broke no rule")
 }
 
 func TestPeerGoneAfterSendingDeliversEverything(t *testing.T) {
@@ -458,6 +459,13 @@ func TestMalformedTrafficCutsOffOnlyThatTransport(t *testing.T) {
 			require.Equal(t, "ok", string(r.nextMessage(t).data))
 			c.send(t, raw)
 			r.expectError(t, d)
+			// Breaking the framing is reported as bad activity; ending
+			// the stream mid-frame is only an end.
+			if c.name == "dies mid-frame" {
+				require.Empty(t, d.BadActivityReports())
+			} else {
+				require.Equal(t, []BadActivityReport{{Transport: h}}, d.BadActivityReports())
+			}
 			r.finish(t, d, h)
 			// The other transport of the same driver is unaffected.
 			require.NoError(t, d.Transmit(a, []byte("still"), nil))
