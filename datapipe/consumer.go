@@ -33,7 +33,7 @@ func (c *Consumer) ReadData(elements []byte, numBytes uint32, flags ReadFlags) (
 		c.mu.Unlock()
 		return 0, types.ResultBusy
 	}
-	c.drainLocked(false)
+	c.refreshLocked()
 	c.newData = false
 	if flags&ReadFlagQuery != 0 {
 		avail := c.count
@@ -70,11 +70,11 @@ func (c *Consumer) ReadData(elements []byte, numBytes uint32, flags ReadFlags) (
 		c.copyOut(elements[:n], c.offset)
 	}
 	if discard || flags&ReadFlagPeek == 0 {
-		c.advance(n)
-		c.count -= n
-		c.sends++
+		wake := c.publishLocked(n)
 		c.mu.Unlock()
-		c.sendCount(n)
+		if wake {
+			c.sendWake()
+		}
 		return n, types.ResultOK
 	}
 	c.mu.Unlock()
@@ -99,7 +99,7 @@ func (c *Consumer) BeginReadData(flags ReadFlags) ([]byte, types.Result) {
 	if flags != 0 {
 		return nil, types.ResultInvalidArgument
 	}
-	c.drainLocked(false)
+	c.refreshLocked()
 	c.newData = false
 	if c.count == 0 {
 		if c.peerClosed {
@@ -137,11 +137,11 @@ func (c *Consumer) EndReadData(n uint32) types.Result {
 		c.mu.Unlock()
 		return types.ResultOK
 	}
-	c.advance(n)
-	c.count -= n
-	c.sends++
+	wake := c.publishLocked(n)
 	c.mu.Unlock()
-	c.sendCount(n)
+	if wake {
+		c.sendWake()
+	}
 	return types.ResultOK
 }
 
@@ -153,7 +153,7 @@ func (c *Consumer) SignalsState() types.HandleSignalsState {
 	if !c.usableLocked() {
 		return types.HandleSignalsState{}
 	}
-	c.drainLocked(false)
+	c.refreshLocked()
 	var s types.HandleSignalsState
 	if c.count > 0 {
 		if !c.twoPhase {
@@ -175,7 +175,7 @@ func (c *Consumer) SignalsState() types.HandleSignalsState {
 	return s
 }
 
-// Close closes the consumer; the producer sees PEER_CLOSED once it has
-// taken in every count the consumer sent. Results: InvalidArgument if
+// Close closes the consumer; the producer sees PEER_CLOSED once it finds
+// the control portal dead. Results: InvalidArgument if
 // already closed or in transit.
 func (c *Consumer) Close() types.Result { return c.close() }

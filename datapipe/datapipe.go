@@ -1,7 +1,6 @@
 package datapipe
 
 import (
-	"encoding/binary"
 	"sync"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
@@ -85,26 +84,34 @@ func ValidateOptions(o Options) (Options, types.Result) {
 
 // endpoint is the state both kinds of endpoint share.
 type endpoint struct {
-	node   *ipcz.Node   // immutable
-	driver ipcz.Driver  // immutable; node.Driver()
-	opts   Options      // immutable; validated
-	portal *ipcz.Portal // immutable; the control portal
+	node     *ipcz.Node   // immutable
+	driver   ipcz.Driver  // immutable; node.Driver()
+	opts     Options      // immutable; validated
+	portal   *ipcz.Portal // immutable; the control portal
+	producer bool         // immutable
 
 	mu sync.Mutex
 	// sendsDone is signalled (with mu) when sends drops to 0.
 	sendsDone sync.Cond
-	// memory is this endpoint's handle to the ring's region; it travels
+	// memory is this endpoint's handle to the pipe's region; it travels
 	// (boxed) when the endpoint moves. Guarded by mu.
 	memory ipcz.DriverHandle
-	// mapping maps memory; ring is its first CapacityNumBytes bytes.
-	// Guarded by mu.
+	// mapping maps memory; ring is its first CapacityNumBytes bytes and
+	// words point into its header. All three are dropped (zero) when the
+	// mapping is released. Guarded by mu.
 	mapping ipcz.DriverHandle
 	ring    []byte
-	// offset is the write offset (producer) or read offset (consumer),
-	// always < CapacityNumBytes. Guarded by mu.
+	words   roleWords
+	// pos is our counter: bytes ever committed (producer) or consumed
+	// (consumer); the shared copy is only ever stored. Guarded by mu.
+	pos uint64
+	// peerPos is the peer's counter as last loaded and validated.
+	// Guarded by mu.
+	peerPos uint64
+	// offset is pos modulo CapacityNumBytes. Guarded by mu.
 	offset uint32
 	// count is the free capacity (producer) or readable bytes (consumer)
-	// this endpoint knows of. Guarded by mu.
+	// pos and peerPos make. Guarded by mu.
 	count uint32
 	// twoPhase is set between Begin and End of a two-phase operation,
 	// whose buffer spans twoPhaseMax bytes. Guarded by mu.
@@ -113,86 +120,139 @@ type endpoint struct {
 	// newData (consumer only) is NEW_DATA_READABLE's latch. Guarded by mu.
 	newData bool
 	// peerClosed is set, permanently, once the portal is dead or the peer
-	// sent something malformed. Guarded by mu.
+	// wrote or sent something malformed. Guarded by mu.
 	peerClosed bool
+	// peerFinal is set once peerPos was loaded after peerClosed was set:
+	// the peer's counter is never loaded again. Guarded by mu.
+	peerFinal bool
 	// closed is set by Close and by a completed transit. Guarded by mu.
 	closed bool
 	// inTransit is set from BeginTransit until the transit completes or is
-	// cancelled; the endpoint neither drains nor operates meanwhile.
+	// cancelled; the endpoint neither refreshes nor operates meanwhile.
 	// Guarded by mu.
 	inTransit bool
-	// sends counts counts being put after an operation released mu.
+	// sends counts wake-ups being put after an operation released mu.
 	// Guarded by mu.
 	sends int
 }
 
-func (e *endpoint) init(node *ipcz.Node, opts Options, portal *ipcz.Portal, memory, mapping ipcz.DriverHandle, ring []byte) {
+// init sets up a new endpoint at pos, with the peer's counter at peerPos
+// (validated by the caller).
+func (e *endpoint) init(node *ipcz.Node, opts Options, producer bool, portal *ipcz.Portal, memory ipcz.DriverHandle, m mapped, pos, peerPos uint64) {
 	e.node = node
 	e.driver = node.Driver()
 	e.opts = opts
+	e.producer = producer
 	e.portal = portal
 	e.memory = memory
-	e.mapping = mapping
-	e.ring = ring
+	e.mapping, e.ring, e.words = m.mapping, m.ring, m.words.role(producer)
+	e.pos, e.peerPos = pos, peerPos
+	e.offset = uint32(pos % uint64(opts.CapacityNumBytes))
+	e.setCountLocked()
+	e.newData = !producer && e.count > 0
 	e.sendsDone.L = &e.mu
 }
 
+// setCountLocked derives count from pos and peerPos. Preconditions: mu
+// held (or the endpoint not yet shared); the counters are valid.
+func (e *endpoint) setCountLocked() {
+	if e.producer {
+		e.count = e.opts.CapacityNumBytes - uint32(e.pos-e.peerPos)
+	} else {
+		e.count = uint32(e.peerPos - e.pos)
+	}
+}
+
 // Portal returns the endpoint's control portal, for observing its state
-// changes with traps (watchers). The caller must not get, put, close or
-// send it.
+// changes with traps (watchers); a trap must be followed by WantWake. The
+// caller must not get, put, close or send it.
 func (e *endpoint) Portal() *ipcz.Portal { return e.portal }
 
 // Options returns the pipe's options.
 func (e *endpoint) Options() Options { return e.opts }
 
+// WantWake asks the peer to put a wake-up parcel on the control portal
+// the next time it commits (producer) or consumes (consumer) bytes.
+// Without it the peer only publishes its counter in shared memory, which
+// SignalsState reads but no trap sees. Call it after installing a trap on
+// Portal() and before computing signals: then either the signals computed
+// reflect the peer's change or the wake-up fires the trap.
+func (e *endpoint) WantWake() {
+	e.mu.Lock()
+	if !e.closed && !e.peerFinal && e.mapping != 0 {
+		e.words.wantWake()
+	}
+	e.mu.Unlock()
+}
+
 // usableLocked reports whether operations are allowed.
 // Preconditions: mu held.
 func (e *endpoint) usableLocked() bool { return !e.closed && !e.inTransit }
 
-// drainLocked applies every count queued on the portal; producer says how
-// to apply them. Preconditions: mu held; not in transit.
-func (e *endpoint) drainLocked(producer bool) {
-	if e.peerClosed || e.closed || e.inTransit {
+// refreshLocked takes in what the peer did: it drains the portal (wake-ups,
+// and news of the peer's closure), then loads and validates the peer's
+// counter. The load that follows the peer's closure is the last one: an
+// honest peer stored its final counter before closing, and a closed peer
+// is not heard again. Preconditions: mu held.
+func (e *endpoint) refreshLocked() {
+	if e.peerFinal || e.closed || e.inTransit {
 		return
 	}
-	var buf [4]byte
-	for {
-		n, numObjects, err := e.portal.Get(0, buf[:], nil)
+	e.drainLocked()
+	v := e.words.loadPeer()
+	switch {
+	case !validPeer(e.producer, v, e.peerPos, e.pos, e.opts):
+		e.peerClosed = true
+	case v != e.peerPos:
+		e.peerPos = v
+		e.setCountLocked()
+		if !e.producer {
+			e.newData = true
+		}
+	}
+	if e.peerClosed {
+		e.peerFinal = true
+	}
+}
+
+// drainLocked takes every wake-up queued on the portal. Preconditions: mu
+// held; not in transit.
+func (e *endpoint) drainLocked() {
+	for !e.peerClosed {
+		n, numObjects, err := e.portal.Get(0, nil, nil)
 		switch err {
 		case nil:
+			if n != 0 || numObjects != 0 {
+				e.peerClosed = true
+			}
 		case ipcz.Unavailable, ipcz.InvalidArgument, ipcz.AlreadyExists:
 			return
-		case ipcz.NotFound:
+		default: // NotFound: the peer is closed; ResourceExhausted: a parcel that is not a wake-up
 			e.peerClosed = true
-			return
-		default: // ResourceExhausted: a parcel that is not a count
-			e.peerClosed = true
-			return
-		}
-		if n != 4 || numObjects != 0 {
-			e.peerClosed = true
-			return
-		}
-		c := binary.LittleEndian.Uint32(buf[:])
-		if c%e.opts.ElementNumBytes != 0 || uint64(e.count)+uint64(c) > uint64(e.opts.CapacityNumBytes) {
-			e.peerClosed = true
-			return
-		}
-		e.count += c
-		if !producer && c > 0 {
-			e.newData = true
 		}
 	}
 }
 
-// sendCount puts a count on the portal. Preconditions: mu not held; the
-// caller incremented sends under mu.
-func (e *endpoint) sendCount(n uint32) {
-	var buf [4]byte
-	binary.LittleEndian.PutUint32(buf[:], n)
+// publishLocked moves pos by n bytes, stores it for the peer and reports
+// whether the peer asked to be woken; if so the caller must sendWake after
+// unlocking (sends is incremented here). Preconditions: mu held; usable.
+func (e *endpoint) publishLocked(n uint32) (wake bool) {
+	e.pos += uint64(n)
+	e.offset = uint32((uint64(e.offset) + uint64(n)) % uint64(e.opts.CapacityNumBytes))
+	e.count -= n
+	if e.words.publish(e.pos) && !e.peerFinal {
+		e.sends++
+		return true
+	}
+	return false
+}
+
+// sendWake puts a wake-up (an empty parcel) on the portal. Preconditions:
+// mu not held; publishLocked returned true.
+func (e *endpoint) sendWake() {
 	// NotFound (peer closed) and InvalidArgument (closed meanwhile) leave
-	// nobody to tell.
-	_ = e.portal.Put(buf[:], nil, nil)
+	// nobody to wake.
+	_ = e.portal.Put(nil, nil, nil)
 	e.mu.Lock()
 	e.sends--
 	if e.sends == 0 && e.inTransit {
@@ -201,8 +261,8 @@ func (e *endpoint) sendCount(n uint32) {
 	e.mu.Unlock()
 }
 
-// close closes the endpoint: its portal (the peer sees PEER_CLOSED once it
-// has applied every count sent), mapping and memory handle.
+// close closes the endpoint: its portal (the peer sees PEER_CLOSED), mapping
+// and memory handle.
 func (e *endpoint) close() types.Result {
 	e.mu.Lock()
 	if e.closed || e.inTransit {
@@ -212,7 +272,8 @@ func (e *endpoint) close() types.Result {
 	e.closed = true
 	e.twoPhase = false
 	memory, mapping := e.memory, e.mapping
-	e.memory, e.mapping, e.ring = 0, 0, nil
+	e.memory = 0
+	e.dropMappingLocked()
 	e.mu.Unlock()
 	_ = e.portal.Close()
 	if mapping != 0 {
@@ -222,6 +283,12 @@ func (e *endpoint) close() types.Result {
 		_ = e.driver.Close(memory)
 	}
 	return types.ResultOK
+}
+
+// dropMappingLocked forgets the mapping, the ring and the words; the
+// caller closes the mapping after unlocking. Preconditions: mu held.
+func (e *endpoint) dropMappingLocked() {
+	e.mapping, e.ring, e.words = 0, nil, roleWords{}
 }
 
 // copyIn writes src into the ring at offset, wrapping around.
@@ -236,20 +303,14 @@ func (e *endpoint) copyOut(dst []byte, offset uint32) {
 	copy(dst[n:], e.ring)
 }
 
-// advance moves offset by n, wrapping around.
-func (e *endpoint) advance(n uint32) {
-	e.offset = uint32((uint64(e.offset) + uint64(n)) % uint64(e.opts.CapacityNumBytes))
-}
-
 // Create makes a data pipe on node with validated options (see
-// ValidateOptions): it allocates the ring in driver shared memory, maps it
-// once per endpoint and opens the control portals. Results:
-// ResourceExhausted if the memory cannot be had, InvalidArgument for a dead
-// node.
+// ValidateOptions): it allocates the region (the ring and the shared
+// words) in driver shared memory, maps it once per endpoint and opens the
+// control portals. Results: ResourceExhausted if the memory cannot be had,
+// InvalidArgument for a dead node.
 func Create(node *ipcz.Node, opts Options) (*Producer, *Consumer, types.Result) {
 	d := node.Driver()
-	size := int(opts.CapacityNumBytes)
-	mem0, err := d.AllocateSharedMemory(size)
+	mem0, err := d.AllocateSharedMemory(regionSize(opts.CapacityNumBytes))
 	if err != nil {
 		return nil, nil, types.ResultResourceExhausted
 	}
@@ -258,43 +319,58 @@ func Create(node *ipcz.Node, opts Options) (*Producer, *Consumer, types.Result) 
 		_ = d.Close(mem0)
 		return nil, nil, types.ResultResourceExhausted
 	}
-	map0, ring0, r := mapRing(d, mem0, size)
+	m0, r := mapRegion(d, mem0, opts.CapacityNumBytes)
 	if r != types.ResultOK {
 		_ = d.Close(mem0)
 		_ = d.Close(mem1)
 		return nil, nil, r
 	}
-	map1, ring1, r := mapRing(d, mem1, size)
+	m1, r := mapRegion(d, mem1, opts.CapacityNumBytes)
 	if r != types.ResultOK {
-		_ = d.Close(map0)
+		_ = d.Close(m0.mapping)
 		_ = d.Close(mem0)
 		_ = d.Close(mem1)
 		return nil, nil, r
 	}
 	a, b, err := node.OpenPortals()
 	if err != nil {
-		for _, h := range []ipcz.DriverHandle{map0, map1, mem0, mem1} {
+		for _, h := range []ipcz.DriverHandle{m0.mapping, m1.mapping, mem0, mem1} {
 			_ = d.Close(h)
 		}
 		return nil, nil, types.ResultInvalidArgument
 	}
+	// The region is new: both counters are 0 and nobody waits.
 	p := &Producer{}
-	p.init(node, opts, a, mem0, map0, ring0)
-	p.count = opts.CapacityNumBytes
+	p.init(node, opts, true, a, mem0, m0, 0, 0)
 	c := &Consumer{}
-	c.init(node, opts, b, mem1, map1, ring1)
+	c.init(node, opts, false, b, mem1, m1, 0, 0)
 	return p, c, types.ResultOK
 }
 
-// mapRing maps mem and checks it holds size bytes.
-func mapRing(d ipcz.Driver, mem ipcz.DriverHandle, size int) (ipcz.DriverHandle, []byte, types.Result) {
+// mapped is a mapping of a pipe's region.
+type mapped struct {
+	mapping ipcz.DriverHandle
+	ring    []byte
+	words   sharedWords
+}
+
+// mapRegion maps mem and checks it holds the region of a pipe of capacity
+// bytes.
+func mapRegion(d ipcz.Driver, mem ipcz.DriverHandle, capacity uint32) (mapped, types.Result) {
 	mapping, bytes, err := d.MapSharedMemory(mem)
 	if err != nil {
-		return 0, nil, types.ResultResourceExhausted
+		return mapped{}, types.ResultResourceExhausted
 	}
-	if len(bytes) < size {
+	if len(bytes) < regionSize(capacity) {
 		_ = d.Close(mapping)
-		return 0, nil, types.ResultInvalidArgument
+		return mapped{}, types.ResultInvalidArgument
 	}
-	return mapping, bytes[:size:size], types.ResultOK
+	words, ok := wordsAt(bytes[headerOffset(capacity):regionSize(capacity)])
+	if !ok {
+		_ = d.Close(mapping)
+		return mapped{}, types.ResultInvalidArgument
+	}
+	ring := bytes[:capacity:capacity]
+	populate(ring)
+	return mapped{mapping: mapping, ring: ring, words: words}, types.ResultOK
 }

@@ -148,29 +148,44 @@ func TestHostileCounts(t *testing.T) {
 }
 
 func TestSnapshotValidation(t *testing.T) {
-	good := Snapshot{Producer: true, Options: Options{ElementNumBytes: 4, CapacityNumBytes: 64}, Offset: 8, Count: 60}
+	good := Snapshot{Producer: true, Options: Options{ElementNumBytes: 4, CapacityNumBytes: 64}, Position: 1 << 40, PeerPosition: 1<<40 - 60}
 	if s, r := DecodeSnapshot(good.Encode()); r != types.ResultOK || s != good {
 		t.Fatalf("round trip: %+v %v", s, r)
 	}
-	mutate := func(f func(b []byte)) []byte {
-		b := good.Encode()
+	consumer := Snapshot{Options: good.Options, Position: 8, PeerPosition: 72}
+	if s, r := DecodeSnapshot(consumer.Encode()); r != types.ResultOK || s != consumer {
+		t.Fatalf("round trip: %+v %v", s, r)
+	}
+	mutate := func(s Snapshot, f func(b []byte)) []byte {
+		b := s.Encode()
 		f(b)
 		return b
 	}
+	put32 := func(off int, v uint32) func([]byte) {
+		return func(b []byte) { binary.LittleEndian.PutUint32(b[off:], v) }
+	}
+	put64 := func(off int, v uint64) func([]byte) {
+		return func(b []byte) { binary.LittleEndian.PutUint64(b[off:], v) }
+	}
 	bad := [][]byte{
 		nil,
-		good.Encode()[:20],
+		good.Encode()[:SnapshotSize-1],
 		append(good.Encode(), 0),
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[0:], 3) }),      // kind
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], 1) }),      // flags
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[8:], 0) }),      // element 0
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[12:], 0) }),     // capacity 0
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[12:], 66) }),    // capacity not elements
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[16:], 64) }),    // offset at the end
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[16:], 2) }),     // offset mid-element
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[20:], 68) }),    // count > capacity
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[20:], 3) }),     // count mid-element
-		mutate(func(b []byte) { binary.LittleEndian.PutUint32(b[12:], 1<<31) }), // capacity too big
+		mutate(good, put32(0, 3)),                  // kind
+		mutate(good, put32(4, 1)),                  // flags
+		mutate(good, put32(8, 0)),                  // element 0
+		mutate(good, put32(12, 0)),                 // capacity 0
+		mutate(good, put32(12, 66)),                // capacity not elements
+		mutate(good, put32(12, 1<<31)),             // capacity too big
+		mutate(good, put64(16, 1<<40+2)),           // position mid-element
+		mutate(good, put64(24, 1<<40-62)),          // peer position mid-element
+		mutate(good, put64(24, 1<<40-68)),          // more than a ring written
+		mutate(good, put64(24, 1<<40+4)),           // read past written
+		mutate(consumer, put64(24, 4)),             // read past written
+		mutate(consumer, put64(24, 76)),            // more than a ring written
+		mutate(consumer, put64(16, 1<<63)),         // read past written
+		mutate(good, put64(16, ^uint64(0)&^3)),     // more than a ring written
+		mutate(consumer, put64(24, ^uint64(0)&^3)), // more than a ring written
 	}
 	for i, b := range bad {
 		if _, r := DecodeSnapshot(b); r != types.ResultInvalidArgument {
@@ -199,24 +214,24 @@ func move(t *testing.T, n *ipcz.Node, tr *Transit) (*Producer, *Consumer) {
 	return p, c
 }
 
-// Moving either end keeps its offsets and its place in the stream, with
-// counts queued in the portal at the time of the move.
+// Moving either end keeps its place in the stream, and the moved end
+// takes in what the peer did meanwhile.
 func TestTransit(t *testing.T) {
 	n, d := newNode(t)
 	p, c := create(t, n, 1, 8)
 	p.WriteData([]byte("012345"), 0)
 	buf := make([]byte, 8)
-	c.ReadData(buf, 4, 0) // "0123"; a count of 4 is queued for the producer
+	c.ReadData(buf, 4, 0) // "0123"; the producer has not looked yet
 
 	tr, r := p.BeginTransit()
 	expect(t, "BeginTransit", r, types.ResultOK)
-	if s := tr.Snapshot(); s.Offset != 6 || s.Count != 2 {
-		t.Fatalf("producer snapshot %+v (the queued count must not be applied)", s)
+	if s := tr.Snapshot(); s.Position != 6 || s.PeerPosition != 0 {
+		t.Fatalf("producer snapshot %+v", s)
 	}
 	_, r = p.WriteData([]byte("x"), 0)
 	expect(t, "WriteData in transit", r, types.ResultInvalidArgument)
 	p2, _ := move(t, n, tr)
-	k, r := p2.WriteData([]byte("6789ab"), 0) // 2 + 4 (the queued count) free
+	k, r := p2.WriteData([]byte("6789ab"), 0) // 2 + 4 (read meanwhile) free
 	if r != types.ResultOK || k != 6 {
 		t.Fatalf("moved producer wrote %d %v", k, r)
 	}

@@ -33,7 +33,7 @@ func (p *Producer) WriteData(data []byte, flags WriteFlags) (uint32, types.Resul
 		p.mu.Unlock()
 		return 0, types.ResultBusy
 	}
-	p.drainLocked(true)
+	p.refreshLocked()
 	switch {
 	case p.peerClosed:
 		p.mu.Unlock()
@@ -54,11 +54,11 @@ func (p *Producer) WriteData(data []byte, flags WriteFlags) (uint32, types.Resul
 		return 0, types.ResultShouldWait
 	}
 	p.copyIn(p.offset, data[:n])
-	p.advance(n)
-	p.count -= n
-	p.sends++
+	wake := p.publishLocked(n)
 	p.mu.Unlock()
-	p.sendCount(n)
+	if wake {
+		p.sendWake()
+	}
 	return n, types.ResultOK
 }
 
@@ -78,7 +78,7 @@ func (p *Producer) BeginWriteData(flags WriteFlags) ([]byte, types.Result) {
 	if p.twoPhase {
 		return nil, types.ResultBusy
 	}
-	p.drainLocked(true)
+	p.refreshLocked()
 	if p.peerClosed {
 		return nil, types.ResultFailedPrecondition
 	}
@@ -116,11 +116,11 @@ func (p *Producer) EndWriteData(n uint32) types.Result {
 		p.mu.Unlock()
 		return types.ResultOK
 	}
-	p.advance(n)
-	p.count -= n
-	p.sends++
+	wake := p.publishLocked(n)
 	p.mu.Unlock()
-	p.sendCount(n)
+	if wake {
+		p.sendWake()
+	}
 	return types.ResultOK
 }
 
@@ -132,7 +132,7 @@ func (p *Producer) SignalsState() types.HandleSignalsState {
 	if !p.usableLocked() {
 		return types.HandleSignalsState{}
 	}
-	p.drainLocked(true)
+	p.refreshLocked()
 	var s types.HandleSignalsState
 	if !p.peerClosed {
 		if !p.twoPhase && p.count > 0 {
@@ -147,6 +147,6 @@ func (p *Producer) SignalsState() types.HandleSignalsState {
 }
 
 // Close closes the producer. Bytes already written stay readable by the
-// consumer, which sees PEER_CLOSED once it has taken in every count.
+// consumer, which sees PEER_CLOSED once it finds the control portal dead.
 // Results: InvalidArgument if already closed or in transit.
 func (p *Producer) Close() types.Result { return p.close() }

@@ -8,7 +8,7 @@ import (
 )
 
 // SnapshotSize is the size of an encoded Snapshot.
-const SnapshotSize = 24
+const SnapshotSize = 32
 
 const (
 	snapshotProducer = 1
@@ -17,16 +17,18 @@ const (
 
 // Snapshot is the bookkeeping that travels with a moving endpoint.
 //
-// Encoded form (little-endian uint32s): kind (1 producer, 2 consumer),
-// create flags, element size, capacity, offset, count.
+// Encoded form (little-endian): uint32 kind (1 producer, 2 consumer),
+// uint32 create flags, uint32 element size, uint32 capacity, uint64
+// position, uint64 peer position.
 type Snapshot struct {
 	Producer bool
 	Options  Options
-	// Offset is the write (producer) or read (consumer) offset.
-	Offset uint32
-	// Count is the free capacity (producer) or readable bytes (consumer)
-	// the endpoint had taken in.
-	Count uint32
+	// Position is the endpoint's counter: bytes ever committed (producer)
+	// or consumed (consumer).
+	Position uint64
+	// PeerPosition is the peer's counter as the endpoint last validated
+	// it.
+	PeerPosition uint64
 }
 
 // Encode returns the snapshot's wire form.
@@ -40,14 +42,15 @@ func (s Snapshot) Encode() []byte {
 	binary.LittleEndian.PutUint32(b[4:], uint32(s.Options.Flags))
 	binary.LittleEndian.PutUint32(b[8:], s.Options.ElementNumBytes)
 	binary.LittleEndian.PutUint32(b[12:], s.Options.CapacityNumBytes)
-	binary.LittleEndian.PutUint32(b[16:], s.Offset)
-	binary.LittleEndian.PutUint32(b[20:], s.Count)
+	binary.LittleEndian.PutUint64(b[16:], s.Position)
+	binary.LittleEndian.PutUint64(b[24:], s.PeerPosition)
 	return b
 }
 
 // DecodeSnapshot parses and validates a snapshot that came from another
-// node: known kind, valid options, offset and count inside the ring and
-// whole elements. Result: InvalidArgument for anything else.
+// node: known kind, valid options, positions in whole elements with the
+// consumer's at most a ring behind the producer's and never ahead.
+// Result: InvalidArgument for anything else.
 func DecodeSnapshot(b []byte) (Snapshot, types.Result) {
 	if len(b) != SnapshotSize {
 		return Snapshot{}, types.ResultInvalidArgument
@@ -65,8 +68,8 @@ func DecodeSnapshot(b []byte) (Snapshot, types.Result) {
 		ElementNumBytes:  binary.LittleEndian.Uint32(b[8:]),
 		CapacityNumBytes: binary.LittleEndian.Uint32(b[12:]),
 	}
-	s.Offset = binary.LittleEndian.Uint32(b[16:])
-	s.Count = binary.LittleEndian.Uint32(b[20:])
+	s.Position = binary.LittleEndian.Uint64(b[16:])
+	s.PeerPosition = binary.LittleEndian.Uint64(b[24:])
 	o := s.Options
 	if o.CapacityNumBytes == 0 {
 		return Snapshot{}, types.ResultInvalidArgument
@@ -74,8 +77,7 @@ func DecodeSnapshot(b []byte) (Snapshot, types.Result) {
 	if v, r := ValidateOptions(o); r != types.ResultOK || v != o {
 		return Snapshot{}, types.ResultInvalidArgument
 	}
-	e := o.ElementNumBytes
-	if s.Offset >= o.CapacityNumBytes || s.Offset%e != 0 || s.Count > o.CapacityNumBytes || s.Count%e != 0 {
+	if !validPositions(s.Producer, s.Position, s.PeerPosition, o) {
 		return Snapshot{}, types.ResultInvalidArgument
 	}
 	return s, types.ResultOK
@@ -105,7 +107,8 @@ func (t *Transit) Complete() {
 	e.mu.Lock()
 	e.closed, e.inTransit, e.twoPhase = true, false, false
 	mapping := e.mapping
-	e.memory, e.mapping, e.ring = 0, 0, nil
+	e.memory = 0
+	e.dropMappingLocked()
 	e.sendsDone.Broadcast()
 	e.mu.Unlock()
 	if mapping != 0 {
@@ -126,11 +129,13 @@ func (t *Transit) Cancel() {
 	e.mu.Unlock()
 }
 
-// beginTransit starts moving the endpoint. It waits until no count is being
-// put, then freezes the bookkeeping: the endpoint neither drains nor
-// operates until the transit ends. Results: InvalidArgument if closed; Busy
+// beginTransit starts moving the endpoint. It waits until no wake-up is
+// being put, then freezes the bookkeeping: the endpoint neither refreshes
+// nor operates until the transit ends. Its counter is already published;
+// wake-ups that arrive meanwhile stay queued in the portal and move with
+// it. Results: InvalidArgument if closed; Busy
 // during a two-phase operation or another transit.
-func (e *endpoint) beginTransit(producer bool) (*Transit, types.Result) {
+func (e *endpoint) beginTransit() (*Transit, types.Result) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -144,7 +149,7 @@ func (e *endpoint) beginTransit(producer bool) (*Transit, types.Result) {
 	for e.sends > 0 {
 		e.sendsDone.Wait()
 	}
-	snap := Snapshot{Producer: producer, Options: e.opts, Offset: e.offset, Count: e.count}
+	snap := Snapshot{Producer: e.producer, Options: e.opts, Position: e.pos, PeerPosition: e.peerPos}
 	mem := e.memory
 	e.mu.Unlock()
 	box, err := e.node.Box(mem)
@@ -158,10 +163,10 @@ func (e *endpoint) beginTransit(producer bool) (*Transit, types.Result) {
 }
 
 // BeginTransit starts moving the producer (see Transit).
-func (p *Producer) BeginTransit() (*Transit, types.Result) { return p.beginTransit(true) }
+func (p *Producer) BeginTransit() (*Transit, types.Result) { return p.beginTransit() }
 
 // BeginTransit starts moving the consumer (see Transit).
-func (c *Consumer) BeginTransit() (*Transit, types.Result) { return c.beginTransit(false) }
+func (c *Consumer) BeginTransit() (*Transit, types.Result) { return c.beginTransit() }
 
 // Deserialize rebuilds an endpoint from what a Transit put in a parcel: the
 // encoded snapshot, the box and the portal, all of which it consumes (it
@@ -183,13 +188,12 @@ func Deserialize(node *ipcz.Node, snapshot []byte, box *ipcz.Box, portal *ipcz.P
 		return nil, nil, r
 	}
 	d := node.Driver()
-	size := int(s.Options.CapacityNumBytes)
-	if info, err := d.GetSharedMemoryInfo(mem); err != nil || info.RegionNumBytes < size {
+	if info, err := d.GetSharedMemoryInfo(mem); err != nil || info.RegionNumBytes < regionSize(s.Options.CapacityNumBytes) {
 		_ = d.Close(mem)
 		_ = portal.Close()
 		return nil, nil, types.ResultInvalidArgument
 	}
-	mapping, ring, r := mapRing(d, mem, size)
+	m, r := mapRegion(d, mem, s.Options.CapacityNumBytes)
 	if r != types.ResultOK {
 		_ = d.Close(mem)
 		_ = portal.Close()
@@ -197,13 +201,10 @@ func Deserialize(node *ipcz.Node, snapshot []byte, box *ipcz.Box, portal *ipcz.P
 	}
 	if s.Producer {
 		p := &Producer{}
-		p.init(node, s.Options, portal, mem, mapping, ring)
-		p.offset, p.count = s.Offset, s.Count
+		p.init(node, s.Options, true, portal, mem, m, s.Position, s.PeerPosition)
 		return p, nil, types.ResultOK
 	}
 	c := &Consumer{}
-	c.init(node, s.Options, portal, mem, mapping, ring)
-	c.offset, c.count = s.Offset, s.Count
-	c.newData = s.Count > 0
+	c.init(node, s.Options, false, portal, mem, m, s.Position, s.PeerPosition)
 	return nil, c, types.ResultOK
 }

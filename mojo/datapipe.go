@@ -12,7 +12,7 @@ type dataPipeProducer struct {
 }
 
 func newDataPipeProducer(p *datapipe.Producer) *dataPipeProducer {
-	return &dataPipeProducer{p: p, notifier: watcher.NewNotifier(p.Portal())}
+	return &dataPipeProducer{p: p, notifier: watcher.NewWakingNotifier(p.Portal(), p.WantWake)}
 }
 
 // SignalsState implements watcher.Source.
@@ -47,7 +47,7 @@ type dataPipeConsumer struct {
 }
 
 func newDataPipeConsumer(c *datapipe.Consumer) *dataPipeConsumer {
-	return &dataPipeConsumer{c: c, notifier: watcher.NewNotifier(c.Portal())}
+	return &dataPipeConsumer{c: c, notifier: watcher.NewWakingNotifier(c.Portal(), c.WantWake)}
 }
 
 // SignalsState implements watcher.Source.

@@ -3,6 +3,8 @@ package mojo
 import (
 	"encoding/binary"
 
+	"github.com/ipcz-go/ipcz-go/datapipe"
+
 	"github.com/ipcz-go/ipcz-go/ipcz"
 )
 
@@ -23,7 +25,7 @@ import (
 // (little-endian). Each descriptor consumes the parcel's objects in order:
 //
 //	kind 1 message pipe:        no fields; a portal
-//	kind 2 data pipe producer:  datapipe snapshot (24 bytes); a box (the
+//	kind 2 data pipe producer:  datapipe snapshot (32 bytes); a box (the
 //	kind 3 data pipe consumer:  ring's memory) and a portal (control)
 //	kind 4 shared buffer:       uint64 numBytes, uint32 flags (1 =
 //	                            read-only), uint32 0; a box (the memory)
@@ -145,7 +147,7 @@ func decodeHeader(data []byte, numObjects int) ([]incoming, []byte, bool) {
 		case wireMessagePipe:
 			ok, in.count = fieldsSize == 0, 1
 		case wireDataPipeProducer, wireDataPipeConsumer:
-			ok, in.count = fieldsSize == 24, 2
+			ok, in.count = fieldsSize == datapipe.SnapshotSize, 2
 		case wireSharedBuffer:
 			ok, in.count = fieldsSize == 16, 1
 		case wirePlatformHandle:

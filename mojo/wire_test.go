@@ -3,18 +3,20 @@ package mojo
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/ipcz-go/ipcz-go/datapipe"
 )
 
 // FuzzDecodeHeader feeds arbitrary headers and object counts to the
 // decoder of messages from other nodes: it must never panic, and what it
 // accepts must be self-consistent.
 func FuzzDecodeHeader(f *testing.F) {
-	valid := make([]byte, 8+8+8+24+8)
+	valid := make([]byte, 8+8+8+datapipe.SnapshotSize+8)
 	binary.LittleEndian.PutUint32(valid[0:], 2)
-	binary.LittleEndian.PutUint32(valid[4:], 48)
+	binary.LittleEndian.PutUint32(valid[4:], 8+8+8+datapipe.SnapshotSize)
 	binary.LittleEndian.PutUint32(valid[8:], uint32(wireMessagePipe))
 	binary.LittleEndian.PutUint32(valid[16:], uint32(wireDataPipeConsumer))
-	binary.LittleEndian.PutUint32(valid[20:], 24)
+	binary.LittleEndian.PutUint32(valid[20:], datapipe.SnapshotSize)
 	f.Add(valid, 3)
 	f.Add([]byte{1, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 1)
 	f.Add([]byte{}, 1)
@@ -50,7 +52,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 	ph := make([]byte, 8)
 	binary.LittleEndian.PutUint32(ph, uint32(PlatformHandleTypeFileDescriptor))
 	inv := make([]byte, 8)
-	snap := make([]byte, 24)
+	snap := make([]byte, datapipe.SnapshotSize)
 	outs := []outgoing{
 		{kind: wireMessagePipe},
 		{kind: wireDataPipeProducer, fields: snap},

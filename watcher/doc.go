@@ -75,11 +75,14 @@
 // The lock order is
 //
 //	Watcher.mu
-//	└── Notifier.mu
-//	    └── ipcz Router.mu (Portal.QueryStatus and Portal.Trap)
+//	├── Notifier.mu
+//	│   └── ipcz Router.mu (Portal.QueryStatus and Portal.Trap)
+//	└── the source's lock (a waking Notifier's wake call; a data pipe
+//	    endpoint's mutex, itself taken before ipcz Router.mu)
 //	Dispatcher.mu (a leaf; taken alone or innermost)
 //
-// Notifier.mu is released before a Notifier calls into a Watcher.
+// Notifier.mu is released before a Notifier calls into a Watcher or calls
+// wake.
 // Source.SignalsState (which may lock a data pipe endpoint) is called with
 // no watcher lock held. No lock is held while a callback runs.
 package watcher

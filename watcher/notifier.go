@@ -28,6 +28,10 @@ type Notifier struct {
 	// (the pipe itself, or a data pipe's control portal). Immutable; may be
 	// nil for a source that only changes locally.
 	portal *ipcz.Portal
+	// wake, if not nil, asks the source's peer to put a parcel on portal
+	// at its next change (a data pipe peer only puts one when asked).
+	// Immutable.
+	wake func()
 
 	mu sync.Mutex
 	// closed is set by Close. Guarded by mu.
@@ -47,6 +51,17 @@ type Notifier struct {
 // portal (nil if it has none).
 func NewNotifier(portal *ipcz.Portal) *Notifier {
 	return &Notifier{portal: portal, watches: make(map[*watch]bool), portalQuiet: portal == nil}
+}
+
+// NewWakingNotifier returns a Notifier for a source whose peer puts a
+// parcel on portal at its next change only when asked: wake asks, and is
+// called at every subscription, after the trap is installed and before
+// the watch computes the source's signals, with no Notifier lock held
+// (it may take the source's lock).
+func NewWakingNotifier(portal *ipcz.Portal, wake func()) *Notifier {
+	n := NewNotifier(portal)
+	n.wake = wake
+	return n
 }
 
 // register adds a watch. It returns false once the notifier is closed.
@@ -71,13 +86,21 @@ func (n *Notifier) unregister(w *watch) {
 // change. Callers compute the signals after subscribing, so a change
 // between the two is never missed.
 func (n *Notifier) subscribe(w *watch) {
+	if n.subscribeTrap(w) && n.wake != nil {
+		n.wake()
+	}
+}
+
+// subscribeTrap is subscribe but for the wake call; it reports whether w
+// is subscribed with the portal still able to change.
+func (n *Notifier) subscribeTrap(w *watch) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return
+		return false
 	}
 	if _, ok := n.watches[w]; !ok {
-		return
+		return false
 	}
 	n.watches[w] = true
 	for !n.trapInstalled && !n.portalQuiet {
@@ -103,6 +126,7 @@ func (n *Notifier) subscribe(w *watch) {
 			n.portalQuiet = true
 		}
 	}
+	return !n.portalQuiet
 }
 
 // onTrap is the ipcz trap handler. It runs inside whatever portal
