@@ -412,6 +412,26 @@ func TestAPIPutInvalidObjects(t *testing.T) {
 			bx, _ := e.box()
 			return []Object{bx, bx}
 		}},
+		// Past maxPairwiseDuplicateCheck objects, duplicates are found
+		// with a set.
+		{"same portal twice among many", func(e *apiEnv, a, b *Portal) []Object {
+			x, _ := e.pair()
+			objects := []Object{x}
+			for range maxPairwiseDuplicateCheck {
+				y, _ := e.pair()
+				objects = append(objects, y)
+			}
+			return append(objects, x)
+		}},
+		{"same box twice among many", func(e *apiEnv, a, b *Portal) []Object {
+			bx, _ := e.box()
+			objects := []Object{bx}
+			for range maxPairwiseDuplicateCheck {
+				y, _ := e.box()
+				objects = append(objects, y)
+			}
+			return append(objects, bx)
+		}},
 		{"closed portal", func(e *apiEnv, a, b *Portal) []Object {
 			x, _ := e.pair()
 			require.NoError(e.t, x.Close())

@@ -81,6 +81,14 @@ type NodeLink struct {
 	// pendingGrowth holds growth buffers sent and not yet acknowledged.
 	// Guarded by mu.
 	pendingGrowth map[uint64]*pendingGrowthBuffer
+	// sentGrowth holds the ids of growth buffers that joined the pool
+	// when they were sent, whose BlockBufferAdded is still to come.
+	// Guarded by mu.
+	sentGrowth map[uint64]bool
+	// stateless lists links this side made and announced without shared
+	// state, to be given one once the state pool has grown; entries may
+	// have been served or retired since. Guarded by mu.
+	stateless []*remoteLink
 	// localMemory is a primary buffer this side offered in the handshake,
 	// kept until the handshake decides whose buffer the link uses.
 	// Guarded by mu.
@@ -347,6 +355,8 @@ func (l *NodeLink) fail(bad bool) {
 	memoryWaiters := l.failMemoryRequestsLocked()
 	growth := l.pendingGrowth
 	l.pendingGrowth = nil
+	l.sentGrowth = nil
+	l.stateless = nil
 	l.mu.Unlock()
 	for _, g := range growth {
 		l.driver.Close(g.mapping)

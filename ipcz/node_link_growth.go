@@ -5,13 +5,19 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 // Growing a node pair's memory, and allocation delegation.
 //
 // When a pool of a link's memory is full, the side that needs a block
-// makes a growth buffer, sends it with AddBlockBuffer(id, pool, memory)
-// and uses it only once the other side answers BlockBufferAdded(id), so
-// the other side always knows a buffer before any message names it (even
-// when the driver cannot pass the memory directly and it goes through the
-// broker). Meanwhile parcels go inline, and new links go without shared
+// makes a growth buffer and sends it with AddBlockBuffer(id, pool,
+// memory); the other side answers BlockBufferAdded(id). The other side
+// must know a buffer before any message names it. When the driver passes
+// the memory itself, the transport's ordering guarantees that, and the
+// buffer joins our pool as soon as it is sent; when the memory goes
+// through the broker, it joins only once BlockBufferAdded comes. (Waiting
+// for the answer always would make growth as slow as the other side's
+// backlog, which for many links in flight is most of their set-up.)
+// Meanwhile parcels go inline, and new links go without shared
 // state: once the state pool has grown, the side that made each such link
-// gives it a state with SetLinkState(sublink, state).
+// gives it a state with SetLinkState(sublink, state). To keep such links
+// rare when many are made, the state pool grows before it runs dry (when
+// its newest buffer is three quarters used) and doubles each time.
 //
 // A node connected with ConnectNodeToAllocationDelegate never allocates
 // shared memory itself: it asks the node it connected to with
@@ -19,7 +25,7 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 // Growth is then asynchronous; parcels go inline meanwhile.
 
 // allocateLinkState allocates a linkState in the link's memory, growing
-// the pool if it is exhausted. It returns a null fragment and nil if none
+// the pool if it is exhausted or running low. It returns a null fragment and nil if none
 // can be had now; the new link then works without shared state (and
 // cannot be bypassed).
 func (l *NodeLink) allocateLinkState() (fragment, *linkState) {
@@ -28,10 +34,12 @@ func (l *NodeLink) allocateLinkState() (fragment, *linkState) {
 		return fragment{}, nil
 	}
 	defer memory.release()
-	f, st := memory.allocateLinkState()
-	if st == nil {
+	f, st, growAhead := memory.allocateLinkState()
+	if st == nil || growAhead {
 		l.growMemory(memory, linkStatePool)
-		f, st = memory.allocateLinkState()
+	}
+	if st == nil {
+		f, st, _ = memory.allocateLinkState()
 	}
 	return f, st
 }
@@ -84,16 +92,45 @@ func (l *NodeLink) shareGrowthBuffer(memory *nodeLinkMemory, id uint64, key pool
 		l.driver.Close(mapping)
 		return
 	}
-	if l.pendingGrowth == nil {
-		l.pendingGrowth = make(map[uint64]*pendingGrowthBuffer)
+	direct := !needsRelay(l.driver, mem, l.transport)
+	if direct {
+		if l.sentGrowth == nil {
+			l.sentGrowth = make(map[uint64]bool)
+		}
+		l.sentGrowth[id] = true
+	} else {
+		if l.pendingGrowth == nil {
+			l.pendingGrowth = make(map[uint64]*pendingGrowthBuffer)
+		}
+		l.pendingGrowth[id] = &pendingGrowthBuffer{key: key, mapping: mapping, bytes: bytes}
 	}
-	l.pendingGrowth[id] = &pendingGrowthBuffer{key: key, mapping: mapping, bytes: bytes}
 	l.mu.Unlock()
 	m := newOutMessage(msgAddBlockBuffer)
 	m.params.U64(id)
 	m.params.U32(uint32(key))
 	m.addObject(mem)
-	l.transmit(m)
+	sent := l.transmit(m)
+	if !direct {
+		return
+	}
+	// Only now, with AddBlockBuffer ahead of any message that could name
+	// the buffer, may the pool hand out its blocks.
+	if !sent || !memory.acquire() {
+		l.mu.Lock()
+		delete(l.sentGrowth, id)
+		l.mu.Unlock()
+		l.driver.Close(mapping)
+		memory.growthFailed(key)
+		return
+	}
+	defer memory.release()
+	if !memory.addGrowthBuffer(id, key, mapping, bytes, true) {
+		l.driver.Close(mapping)
+		return
+	}
+	if key == linkStatePool {
+		l.provideMissingLinkStates(memory)
+	}
 }
 
 // pendingGrowthBuffer is a growth buffer sent to the other side and not
@@ -105,13 +142,19 @@ type pendingGrowthBuffer struct {
 }
 
 // onBlockBufferAdded: the other side has mapped a growth buffer we sent;
-// it joins our pool now.
+// it joins our pool now, unless it did when it was sent.
 func (l *NodeLink) onBlockBufferAdded(m *inMessage) error {
 	id := m.params.U64()
 	if err := m.params.Finish(); err != nil {
 		return err
 	}
 	l.mu.Lock()
+	if l.sentGrowth[id] {
+		// Already in the pool (see shareGrowthBuffer).
+		delete(l.sentGrowth, id)
+		l.mu.Unlock()
+		return nil
+	}
 	pending := l.pendingGrowth[id]
 	delete(l.pendingGrowth, id)
 	l.mu.Unlock()
@@ -135,8 +178,8 @@ func (l *NodeLink) onBlockBufferAdded(m *inMessage) error {
 }
 
 // announce records that the message making a link's far end has been
-// sent. A link made without state gets one now if the pool has room (or
-// once it has grown: see onBlockBufferAdded).
+// sent. A link made without state gets one now if the pool has room, or
+// is listed to get one once the pool has grown (see onBlockBufferAdded).
 func (l *NodeLink) announce(rl *remoteLink) {
 	rl.announced.Store(true)
 	if rl.state() != nil {
@@ -147,17 +190,36 @@ func (l *NodeLink) announce(rl *remoteLink) {
 		return
 	}
 	defer memory.release()
-	if !l.giveLinkState(memory, rl) {
-		l.growMemory(memory, linkStatePool)
+	growths := memory.linkStateGrowths.Load()
+	if l.giveLinkState(memory, rl) {
+		return
 	}
+	l.mu.Lock()
+	if l.phase == phaseFailed {
+		l.mu.Unlock()
+		return
+	}
+	l.stateless = append(l.stateless, rl)
+	l.mu.Unlock()
+	if memory.linkStateGrowths.Load() != growths {
+		// The pool grew after giveLinkState found it empty, perhaps
+		// before rl was listed: the growth's round of states may have
+		// missed it.
+		l.provideMissingLinkStates(memory)
+		return
+	}
+	l.growMemory(memory, linkStatePool)
 }
 
 // giveLinkState allocates a state for a link this side made and sends it
 // to the other side. It reports false if the pool is empty.
 func (l *NodeLink) giveLinkState(memory *nodeLinkMemory, rl *remoteLink) bool {
-	f, st := memory.allocateLinkState()
+	f, st, growAhead := memory.allocateLinkState()
 	if st == nil {
 		return false
+	}
+	if growAhead {
+		l.growMemory(memory, linkStatePool)
 	}
 	if !rl.attachState(st, f, memory) {
 		memory.free(f)
@@ -171,23 +233,49 @@ func (l *NodeLink) giveLinkState(memory *nodeLinkMemory, rl *remoteLink) bool {
 	return true
 }
 
-// provideMissingLinkStates gives the links this side made (and announced)
-// without shared state a state each, as far as the pool allows.
+// provideMissingLinkStates gives the listed links (made and announced
+// by this side without shared state) a state each, as far as the pool
+// allows; those left over stay listed for the next growth. It costs one
+// step per listed link, not one per sublink.
 func (l *NodeLink) provideMissingLinkStates(memory *nodeLinkMemory) {
-	l.mu.Lock()
-	var missing []*remoteLink
-	for id, rl := range l.sublinks {
-		if rl.state() == nil && rl.announced.Load() && l.isLocallyAllocatedLocked(id) {
-			missing = append(missing, rl)
+	for {
+		growths := memory.linkStateGrowths.Load()
+		l.mu.Lock()
+		missing := l.stateless
+		l.stateless = nil
+		l.mu.Unlock()
+		left := l.giveLinkStates(memory, missing)
+		if len(left) == 0 {
+			return
 		}
-	}
-	l.mu.Unlock()
-	for _, rl := range missing {
-		if !l.giveLinkState(memory, rl) {
+		l.mu.Lock()
+		if l.phase == phaseFailed {
+			l.mu.Unlock()
+			return
+		}
+		l.stateless = append(l.stateless, left...)
+		l.mu.Unlock()
+		if memory.linkStateGrowths.Load() == growths {
 			l.growMemory(memory, linkStatePool)
 			return
 		}
+		// The pool grew meanwhile, perhaps too early for that growth to
+		// see the links left over: try again.
 	}
+}
+
+// giveLinkStates gives each link of links that still needs one a state,
+// and returns those left when the pool ran dry.
+func (l *NodeLink) giveLinkStates(memory *nodeLinkMemory, links []*remoteLink) []*remoteLink {
+	for i, rl := range links {
+		if rl.state() != nil || rl.released.Load() {
+			continue // served meanwhile, or retired
+		}
+		if !l.giveLinkState(memory, rl) {
+			return links[i:]
+		}
+	}
+	return nil
 }
 
 // onSetLinkState: the other side gives a link it made its shared state.

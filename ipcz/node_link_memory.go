@@ -124,10 +124,13 @@ type memBuffer struct {
 
 // blockRegion is a run of blocks of one size inside a buffer.
 type blockRegion struct {
-	buf   *memBuffer
-	start int // offset of the region in the buffer
-	end   int
-	alloc *blockalloc.Allocator
+	buf   *memBuffer            // immutable
+	start int                   // immutable; offset of the region in the buffer
+	end   int                   // immutable
+	alloc *blockalloc.Allocator // immutable
+	// grewAhead is set once an allocation deep into this region, the
+	// newest of its pool, asked for the pool to grow. Atomic.
+	grewAhead atomic.Bool
 }
 
 // nodeLinkMemory is the shared memory of one NodeLink.
@@ -146,7 +149,12 @@ type nodeLinkMemory struct {
 	nextBufferID uint64
 	// growing marks pools with a growth buffer being made. Guarded by mu.
 	growing map[poolKey]bool
-	closed  bool
+	// closed is set once the buffers are unmapped. Guarded by mu.
+	closed bool
+	// linkStateGrowths counts the buffers added to the linkState pool, so
+	// that a link left without state can tell whether the pool grew while
+	// it was listing itself (see NodeLink.announce). Atomic.
+	linkStateGrowths atomic.Uint64
 
 	// refs counts the users of the memory: the NodeLink while it lives,
 	// each remote link whose state is in it, each parcel whose bytes are,
@@ -270,20 +278,34 @@ func (m *nodeLinkMemory) allocate(n int) (fragment, []byte) {
 
 // allocateBlock returns a whole block of the pool.
 func (m *nodeLinkMemory) allocateBlock(key poolKey) (fragment, []byte) {
+	f, b, _ := m.allocateBlockAhead(key)
+	return f, b
+}
+
+// allocateBlockAhead is allocateBlock that also reports, once per region,
+// when the block came from the last quarter of the pool's newest region:
+// the pool should grow now, so that the growth (a round trip to the
+// other side) is done before the pool runs dry. A zeroed region hands out
+// its blocks in address order, so the block's place says how far a new
+// region is used; a reused block may say too much, which costs at most
+// one early growth per region.
+func (m *nodeLinkMemory) allocateBlockAhead(key poolKey) (f fragment, block []byte, growAhead bool) {
 	size := key.blockSize()
 	m.mu.Lock()
 	regions := m.classes[key]
 	m.mu.Unlock()
-	for _, r := range regions {
+	for i, r := range regions {
 		off, err := r.alloc.Alloc()
 		if err != nil {
 			continue
 		}
 		at := r.start + off
 		f := fragment{buffer: r.buf.id, offset: uint32(at), size: uint32(size)}
-		return f, r.buf.bytes[at : at+size : at+size]
+		n := r.alloc.NumBlocks()
+		growAhead = i == len(regions)-1 && off/size*4 >= n*3 && r.grewAhead.CompareAndSwap(false, true)
+		return f, r.buf.bytes[at : at+size : at+size], growAhead
 	}
-	return fragment{}, nil
+	return fragment{}, nil, false
 }
 
 // resolve returns the data a fragment from the other node names, after
@@ -346,15 +368,16 @@ func (b *memBuffer) regionAt(offset int) *blockRegion {
 }
 
 // allocateLinkState returns a fresh linkState in shared memory with both
-// sides holding a reference, and its fragment.
-func (m *nodeLinkMemory) allocateLinkState() (fragment, *linkState) {
-	f, b := m.allocateBlock(linkStatePool)
+// sides holding a reference, and its fragment. growAhead says the pool
+// is running low and should grow (see allocateBlockAhead).
+func (m *nodeLinkMemory) allocateLinkState() (f fragment, st *linkState, growAhead bool) {
+	f, b, growAhead := m.allocateBlockAhead(linkStatePool)
 	if f.isNull() {
-		return f, nil
+		return f, nil, false
 	}
-	st := linkStateAt(b, 0)
+	st = linkStateAt(b, 0)
 	st.reset()
-	return f, st
+	return f, st, growAhead
 }
 
 // adoptLinkState returns the linkState a fragment from the other node
@@ -379,6 +402,11 @@ func (m *nodeLinkMemory) planGrowth(key poolKey) (id uint64, bytes int, ok bool)
 		return 0, 0, false
 	}
 	bytes = max(growthBufferBytes, key.blockSize()*(minGrowthBlocks+1))
+	if key == linkStatePool {
+		// The linkState pool doubles (up to its cap), so that many links
+		// need only a few growth round trips.
+		bytes = max(bytes, min(m.poolBytes[key], maxPoolBytesPerClass-m.poolBytes[key]))
+	}
 	if m.poolBytes[key]+bytes > maxPoolBytesPerClass {
 		return 0, 0, false
 	}
@@ -411,6 +439,9 @@ func (m *nodeLinkMemory) addGrowthBuffer(id uint64, key poolKey, mapping DriverH
 	}
 	m.buffers[id] = buf
 	m.poolBytes[key] += len(bytes)
+	if key == linkStatePool {
+		m.linkStateGrowths.Add(1)
+	}
 	return true
 }
 

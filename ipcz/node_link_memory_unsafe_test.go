@@ -56,7 +56,7 @@ func TestNodeLinkMemoryFragments(t *testing.T) {
 
 func TestNodeLinkMemoryLinkStates(t *testing.T) {
 	a, b := newTestMemoryPair(t)
-	f, st := a.allocateLinkState()
+	f, st, _ := a.allocateLinkState()
 	require.NotNil(t, st)
 	require.Equal(t, int32(2), st.refs.Load())
 	peer := b.adoptLinkState(f)

@@ -19,6 +19,10 @@ type transitSource struct {
 	handle DriverHandle
 }
 
+// maxPairwiseDuplicateCheck is the most objects detachForTransit checks
+// for duplicates pairwise.
+const maxPairwiseDuplicateCheck = 16
+
 // detachForTransit checks that every object may be sent through the
 // portal whose router is from, then takes each away from its handle.
 func detachForTransit(n *Node, from *Router, objects []Object) (*transit, error) {
@@ -30,13 +34,26 @@ func detachForTransit(n *Node, from *Router, objects []Object) (*transit, error)
 		objects: make([]Object, 0, len(objects)),
 		sources: make([]transitSource, 0, len(objects)),
 	}
+	// Duplicates are found by pairwise comparison for a few objects and
+	// with a set for many (a parcel may carry thousands).
+	var seen map[Object]struct{}
+	if len(objects) > maxPairwiseDuplicateCheck {
+		seen = make(map[Object]struct{}, len(objects))
+	}
 	for i, o := range objects {
 		if o == nil || o.objectNode() != n {
 			return nil, InvalidArgument
 		}
-		for _, earlier := range objects[:i] {
-			if earlier == o {
+		if seen != nil {
+			if _, dup := seen[o]; dup {
 				return nil, InvalidArgument
+			}
+			seen[o] = struct{}{}
+		} else {
+			for _, earlier := range objects[:i] {
+				if earlier == o {
+					return nil, InvalidArgument
+				}
 			}
 		}
 		switch o := o.(type) {

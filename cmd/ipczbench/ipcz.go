@@ -95,9 +95,11 @@ func watch(p *ipcz.Portal, f func(data []byte, objects []ipcz.Object), closed fu
 	conditions := &ipcz.TrapConditions{Flags: ipcz.TrapAboveMinLocalParcels | ipcz.TrapPeerClosed}
 	var handler ipcz.TrapHandler
 	// Parcels are read into one reused buffer, as the raw socket baseline
-	// reads into one: f must not keep data.
-	buf := make([]byte, 256) // grown to the largest parcel seen
-	objects := make([]ipcz.Object, 8)
+	// reads into one: f must not keep data. The buffers start empty and
+	// grow to the largest parcel seen, so that the pairs benchmark's
+	// memory per pair is not mostly buffers.
+	var buf []byte
+	var objects []ipcz.Object
 	arm := func() {
 		for {
 			for {

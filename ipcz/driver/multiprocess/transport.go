@@ -969,7 +969,11 @@ func (r *reader) runRing() error {
 			// (the ring was loaded after the end was seen).
 			return errPeerGone
 		}
-		r.wait()
+		// If the next message is due on the socket and the socket was
+		// read dry, only its next readiness can bring it: waking for the
+		// ring meanwhile would read the empty socket again and again
+		// while the frame is still in the peer's send queue.
+		r.wait(r.sockDrained && (inRing || c.sockSeq() > r.next))
 	}
 }
 
@@ -1028,15 +1032,15 @@ const (
 // processor away, since a peer that shares it can only answer meanwhile.
 var oneCPU = runtime.NumCPU() == 1
 
-// wait returns when the ring or the transport's flags may have changed:
-// after polling the ring for up to the driver's spin time (yielding the
-// processor now and then, so that a peer or goroutine that shares it can
-// run), it sleeps on the doorbell.
-func (r *reader) wait() {
+// wait returns when the ring or the transport's flags may have changed
+// (only the flags if socketOnly): after polling for up to the driver's
+// spin time (yielding the processor now and then, so that a peer or
+// goroutine that shares it can run), it sleeps on the doorbell.
+func (r *reader) wait(socketOnly bool) {
 	t, c := r.t, r.in
 	ready := func() bool {
-		return c.pending() || c.sockSeq() > r.next ||
-			t.stopping.Load() || t.sockReady.Load() || t.fault.Load()
+		return t.stopping.Load() || t.sockReady.Load() || t.fault.Load() ||
+			!socketOnly && (c.pending() || c.sockSeq() > r.next)
 	}
 	if spin := t.d.opts.spin; spin > 0 {
 		start := time.Now()
