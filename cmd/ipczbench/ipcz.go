@@ -102,7 +102,17 @@ func watch(p *ipcz.Portal, f func(data []byte, objects []ipcz.Object), closed fu
 	var objects []ipcz.Object
 	arm := func() {
 		for {
-			for {
+			for readInPlace {
+				data, k, err := p.BeginGet(true, true)
+				if err != nil {
+					break
+				}
+				f(data, nil)
+				if _, err := p.EndGet(len(data), k, 0); err != nil {
+					break
+				}
+			}
+			for !readInPlace {
 				n, k, err := p.Get(0, buf, objects)
 				if err == ipcz.ResourceExhausted {
 					buf, objects = make([]byte, max(n, len(buf))), make([]ipcz.Object, max(k, len(objects)))
@@ -239,10 +249,25 @@ const (
 	bulkWindow   = 64
 )
 
+// readInPlace makes watch read parcels with BeginGet/EndGet, handing f
+// the parcel's own bytes (in the node pair's shared memory when it came
+// through it) and no objects. Set in the child of a two-phase bulk run.
+var readInPlace = os.Getenv(inPlaceEnv) != ""
+
+// inPlaceEnv tells the bulk child to read in place.
+const inPlaceEnv = "IPCZ_BENCH_IN_PLACE"
+
 // ipczBulk returns the bytes per second of n one-way parcels of size
-// bytes.
-func ipczBulk(fastPath bool, size, n int) (float64, error) {
+// bytes. With twoPhase the sender writes each parcel in place
+// (BeginPut/EndPut) and the receiver reads it in place (BeginGet/EndGet):
+// the bytes are written once, into the node pair's shared memory, and
+// never copied.
+func ipczBulk(fastPath, twoPhase bool, size, n int) (float64, error) {
 	n = max(bulkAckEvery, n/bulkAckEvery*bulkAckEvery)
+	if twoPhase {
+		os.Setenv(inPlaceEnv, "1")
+		defer os.Unsetenv(inPlaceEnv)
+	}
 	s, err := startSession("ipcz-bulk", fastPath)
 	if err != nil {
 		return 0, err
@@ -252,11 +277,22 @@ func ipczBulk(fastPath bool, size, n int) (float64, error) {
 	gone := make(chan struct{}, 2)
 	watch(p, func([]byte, []ipcz.Object) { acks <- struct{}{} }, func() { gone <- struct{}{} })
 	buf := make([]byte, size)
+	put := func(data []byte) error { return p.Put(data, nil, nil) }
+	if twoPhase {
+		put = func(data []byte) error {
+			out, err := p.BeginPut(len(data), 0, nil)
+			if err != nil {
+				return err
+			}
+			copy(out, data) // producing the parcel's bytes
+			return p.EndPut(len(data), nil, 0)
+		}
+	}
 	send := func(count int) error {
 		acked := 0
 		for sent := 0; sent < count || acked < count; {
 			if sent < count && sent-acked < bulkWindow {
-				if err := p.Put(buf, nil, nil); err != nil {
+				if err := put(buf); err != nil {
 					return err
 				}
 				sent++

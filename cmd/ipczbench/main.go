@@ -7,7 +7,9 @@
 //     socketpair; it prints the median round trip and the ratio;
 //   - bulk: one-way throughput of -bulksize parcels (a window of them in
 //     flight, acknowledged by the receiver), beside raw socket writes of
-//     the same bytes;
+//     the same bytes: once with Put and Get into a reused buffer (two
+//     copies, as the socket makes), once in place with BeginPut/EndPut and
+//     BeginGet/EndGet (the bytes are written once, into shared memory);
 //   - pairs: -pairs portal pairs opened in the parent, one end of each
 //     sent to the child, each round-tripping one parcel: the total time
 //     and the memory per pair.
@@ -179,7 +181,7 @@ func run() error {
 	}
 	if all || modes["bulk"] {
 		fmt.Printf("\none-way bulk throughput (%d parcels of %s)\n", *bulkN, sizeName(*bulkSize))
-		fmt.Printf("%-22s %14s %14s %8s\n", "path", "ipcz", "raw socket", "ratio")
+		fmt.Printf("%-34s %14s %14s %8s\n", "path, API", "ipcz", "raw socket", "ratio")
 		raw := 1.0
 		if *baseline {
 			var err error
@@ -188,11 +190,17 @@ func run() error {
 			}
 		}
 		for _, on := range fastModes {
-			r, err := ipczBulk(on, *bulkSize, *bulkN)
-			if err != nil {
-				return fmt.Errorf("ipcz bulk: %w", err)
+			for _, twoPhase := range []bool{false, true} {
+				r, err := ipczBulk(on, twoPhase, *bulkSize, *bulkN)
+				if err != nil {
+					return fmt.Errorf("ipcz bulk: %w", err)
+				}
+				name := pathName(on) + ", Put/Get"
+				if twoPhase {
+					name = pathName(on) + ", in place"
+				}
+				fmt.Printf("%-34s %14s %14s %7.2fx\n", name, rate(r), rate(raw), r/raw)
 			}
-			fmt.Printf("%-22s %14s %14s %7.2fx\n", pathName(on), rate(r), rate(raw), r/raw)
 		}
 	}
 	if all || modes["pairs"] {
