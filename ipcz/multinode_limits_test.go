@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,7 +33,7 @@ func forEachRemoteRoute(t *testing.T, f func(t *testing.T, net *mnNet, p, q *ipc
 			name = "moved and bypassed"
 		}
 		t.Run(name, func(t *testing.T) {
-			forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			forEachDriver(t, func(t *testing.T, d *mnDriver) {
 				net := newMNNet(t, d, 2)
 				p, q := remoteRoute(t, net, direct)
 				f(t, net, p, q)
@@ -175,7 +174,7 @@ func TestRemoteTrapsFedByPeerGets(t *testing.T) {
 // trap installed before the move fires, and the remote counts come back
 // to zero once the route is direct.
 func TestRemoteTrapsAfterPeerMoved(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		p, q, err := net.nodes[b].OpenPortals()
@@ -205,7 +204,7 @@ func TestRemoteTrapsAfterPeerMoved(t *testing.T) {
 // 5 puts succeed: a route change never makes the remote queue look
 // shorter than it is.
 func TestPutLimitsHoldWhilePeerMoves(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 3)
 		for i := 1; i <= 3; i++ {
 			for j := i + 1; j <= 3; j++ {
@@ -252,7 +251,7 @@ const msgBypassPeerWithLink = 34
 // link). Meanwhile p's remote counts must not drop and a put with limits
 // must still fail.
 func TestRemoteCountsWhileLinkIsReplaced(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		net.ch(b, c)
@@ -294,6 +293,96 @@ func TestRemoteCountsWhileLinkIsReplaced(t *testing.T) {
 		(&seqReader{stream: 'p'}).readN(t, q, 3)
 		eventually(t, "an empty remote queue", func() bool {
 			return statusOfPortal(t, p).NumRemoteParcels == 0
+		})
+	})
+}
+
+// msgBypassPeer is the node message with which a proxy asks its inward
+// peer to link directly to the proxy's outward peer on a third node.
+const msgBypassPeer = 30
+
+// holdBypassPeer makes node i hold its first BypassPeer message until
+// release is closed; entered is closed when it is held.
+func holdBypassPeer(net *mnNet, i int) (entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	net.drv[i].setTransmitHook(func(_ ipcz.DriverHandle, data []byte) {
+		if len(data) > 1 && data[1] == msgBypassPeer {
+			once.Do(func() {
+				close(entered)
+				<-release
+			})
+		}
+	})
+	net.t.Cleanup(func() {
+		net.drv[i].setTransmitHook(nil)
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	return entered, release
+}
+
+// waitClosed waits for c to be closed.
+func waitClosed(t *testing.T, c chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// TestRemoteCountsWhenProxyTakesBypassLink: p on B has 5 parcels queued
+// for q on A, the limit. q moves on to C and then to D before the proxy on
+// A has been bypassed, so the router on C is itself a proxy (it forwarded
+// the 5 parcels to D) when it takes the direct link to p. That proxy must
+// not publish what it forwarded as consumed: p's remote queue still holds
+// 5 parcels and a put with limits fails.
+func TestRemoteCountsWhenProxyTakesBypassLink(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
+		net := newMNNet(t, d, 3)
+		const a, b, c, dd = 0, 1, 2, 3
+		net.ch(b, c)
+		net.ch(c, dd)
+		p, q, err := net.nodes[b].OpenPortals()
+		require.NoError(t, err)
+		q = net.send(b, a, q)
+		net.requireNoProxiesEventually()
+		limits := &ipcz.PutLimits{MaxQueuedParcels: 5, MaxQueuedBytes: 1000}
+		for i := range uint64(5) {
+			require.NoError(t, p.Put(seqParcel('p', i, 10), nil, limits))
+		}
+		waitLocalParcels(t, q, 5)
+
+		// The held messages block whoever sends them (in Sync mode, the
+		// put that moves q), so the move is made on another goroutine.
+		enteredA, releaseA := holdBypassPeer(net, a)
+		sent := make(chan error, 1)
+		moving, toC := q, net.ch(a, c)
+		go func() { sent <- toC.Put([]byte("q"), []ipcz.Object{moving}, nil) }()
+		q = recvPortal(t, net.ch(c, a), "q")
+		waitClosed(t, enteredA, "the proxy on A to ask C for a bypass")
+		waitLocalParcels(t, q, 5)
+		q = net.send(c, dd, q)
+		waitLocalParcels(t, q, 5)
+		// C is a proxy now. Once it has taken the link to p it asks D to
+		// bypass it in turn, which C holds: p's link to C is then in use.
+		enteredC, releaseC := holdBypassPeer(net, c)
+		close(releaseA)
+		waitClosed(t, enteredC, "the proxy on C to ask D for a bypass")
+		require.Equal(t, ipcz.PortalStatus{NumRemoteParcels: 5, NumRemoteBytes: 50}, statusOfPortal(t, p))
+		require.Equal(t, ipcz.ResourceExhausted, p.Put(seqParcel('p', 5, 10), nil, limits))
+		close(releaseC)
+		require.NoError(t, <-sent)
+
+		net.requireNoProxiesEventually()
+		require.Equal(t, ipcz.ResourceExhausted, p.Put(seqParcel('p', 5, 10), nil, limits))
+		(&seqReader{stream: 'p'}).readN(t, q, 5)
+		eventually(t, "an empty remote queue", func() bool {
+			return statusOfPortal(t, p) == ipcz.PortalStatus{}
 		})
 	})
 }

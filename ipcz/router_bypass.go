@@ -103,6 +103,13 @@ func (r *Router) publishOnLocked(l routerLink) {
 	if st == nil {
 		return
 	}
+	// A proxy's inbound queue counts what it forwarded, not what the
+	// route's end consumed: published, it would make the far side's remote
+	// queue look shorter than it is. Its side stays as the state was (zero,
+	// for a new one), which can only overstate.
+	if r.inward != nil {
+		return
+	}
 	if st.publishConsumed(l.side(), r.inbound.nextSequenceNumber(), r.consumedBytes) {
 		r.owedNotify = l
 	}
