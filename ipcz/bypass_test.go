@@ -7,33 +7,32 @@ import (
 	"time"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
 // testNetwork is a broker and several non-broker nodes connected to it,
 // each with one initial portal pair to the broker.
 type testNetwork struct {
-	driver   *inprocess.Driver
+	driver   *mnDriver
 	broker   *ipcz.Node
 	nodes    []*ipcz.Node
 	toNode   []*ipcz.Portal // broker's portal to nodes[i]
 	toBroker []*ipcz.Portal // nodes[i]'s portal to the broker
 }
 
-func newTestNetwork(t *testing.T, d *inprocess.Driver, n int) *testNetwork {
+func newTestNetwork(t *testing.T, d *mnDriver, n int) *testNetwork {
 	t.Helper()
 	net := &testNetwork{driver: d}
 	var err error
-	net.broker, err = ipcz.CreateNode(d.ForNode("broker"), 0, ipcz.CreateNodeAsBroker)
+	net.broker, err = ipcz.CreateNode(d.forNode("broker"), 0, ipcz.CreateNodeAsBroker)
 	require.NoError(t, err)
 	for i := range n {
-		node, err := ipcz.CreateNode(d.ForNode(fmt.Sprintf("node%d", i)), 0, 0)
+		node, err := ipcz.CreateNode(d.forNode(fmt.Sprintf("node%d", i)), 0, 0)
 		require.NoError(t, err)
-		tb, tn := d.NewTransportPair(true, false)
+		tb, tn := d.newTransportPair(t, true, false)
 		bp, err := net.broker.ConnectNode(tb, 1, 0)
 		require.NoError(t, err)
-		np, err := node.ConnectNode(tn, 1, clientConnectFlags(d))
+		np, err := node.ConnectNode(tn, 1, d.clientFlags())
 		require.NoError(t, err)
 		net.nodes = append(net.nodes, node)
 		net.toNode = append(net.toNode, bp[0])
@@ -76,7 +75,7 @@ func pingPong(t *testing.T, a, b *ipcz.Portal, tag string) {
 // proxy is left on A, B and C have a link, and the broker carries none of
 // the route's parcels afterwards.
 func TestRouteThroughBrokerBecomesDirect(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newTestNetwork(t, d, 2)
 		b, c := net.nodes[0], net.nodes[1]
 		p, q, err := b.OpenPortals()
@@ -123,14 +122,14 @@ func connectViaBroker(t *testing.T, net *testNetwork, i, j int) (*ipcz.Portal, *
 // non-brokers. Under forced brokering the driver cannot pass them directly,
 // so they travel through the broker while the parcel itself goes direct.
 func TestBoxesBetweenNonBrokers(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newTestNetwork(t, d, 2)
 		p, q := connectViaBroker(t, net, 0, 1)
 		eventually(t, "a direct route", func() bool { return net.broker.Stats().Proxies == 0 })
 		for i := range 20 {
-			a, err := net.nodes[0].Box(d.NewBlob([]byte(fmt.Sprint("a", i))))
+			a, err := net.nodes[0].Box(d.newBlob(t, []byte(fmt.Sprint("a", i))))
 			require.NoError(t, err)
-			b, err := net.nodes[0].Box(d.NewBlob([]byte(fmt.Sprint("b", i))))
+			b, err := net.nodes[0].Box(d.newBlob(t, []byte(fmt.Sprint("b", i))))
 			require.NoError(t, err)
 			x, y, err := net.nodes[0].OpenPortals()
 			require.NoError(t, err)
@@ -141,10 +140,7 @@ func TestBoxesBetweenNonBrokers(t *testing.T) {
 			for k, want := range []string{fmt.Sprint("a", i), fmt.Sprint("b", i)} {
 				h, err := objs[2*k].(*ipcz.Box).Unbox(0)
 				require.NoError(t, err)
-				got, err := d.BlobBytes(h)
-				require.NoError(t, err)
-				require.Equal(t, want, string(got))
-				require.NoError(t, d.Close(h))
+				require.Equal(t, want, d.takeBlob(t, h))
 			}
 			pingPong(t, y, objs[1].(*ipcz.Portal), fmt.Sprint(i))
 			require.NoError(t, y.Close())
@@ -161,7 +157,7 @@ func TestBoxesBetweenNonBrokers(t *testing.T) {
 func TestMergedRouteWithOneLocalEndBecomesDirect(t *testing.T) {
 	for _, swap := range []bool{false, true} {
 		t.Run(fmt.Sprint("swapped=", swap), func(t *testing.T) {
-			forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			forEachDriver(t, func(t *testing.T, d *mnDriver) {
 				net := newTestNetwork(t, d, 1)
 				broker := net.broker
 				pingPong(t, net.toNode[0], net.toBroker[0], "connected")

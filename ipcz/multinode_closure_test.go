@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,7 +37,7 @@ func requirePeerClosedAfter(t *testing.T, p *ipcz.Portal, stream byte, count uin
 func TestCloseThroughProxyChain(t *testing.T) {
 	for _, closer := range []string{"stay-put end", "moved end"} {
 		t.Run(closer, func(t *testing.T) {
-			forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			forEachDriver(t, func(t *testing.T, d *mnDriver) {
 				net := newMNNet(t, d, 3)
 				const a, b, c, dd = 0, 1, 2, 3
 				net.ch(b, c)
@@ -89,7 +88,7 @@ func TestCloseThroughProxyChain(t *testing.T) {
 // second route: q puts 100 and closes while B holds C's messages; once B
 // lets them through p gets all 100 in order before DEAD.
 func TestCloseWhileProxyIsHeld(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		net.ch(b, c)
@@ -173,7 +172,7 @@ func routeWithLeftoverProxy(t *testing.T, net *mnNet, via int) (p, q *ipcz.Porta
 
 // newMeshNet is a broker and B, C, D with direct routes between B, C
 // and D.
-func newMeshNet(t *testing.T, d *inprocess.Driver) *mnNet {
+func newMeshNet(t *testing.T, d *mnDriver) *mnNet {
 	net := newMNNet(t, d, 3)
 	net.ch(1, 2)
 	net.ch(1, 3)
@@ -200,7 +199,7 @@ func requireMeshWorks(t *testing.T, net *mnNet, nodes ...int) {
 func TestNodeCloseWithPortalsMidRoute(t *testing.T) {
 	const a, b, c, dd = 0, 1, 2, 3
 	t.Run("end", func(t *testing.T) {
-		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		forEachDriver(t, func(t *testing.T, d *mnDriver) {
 			net := newMeshNet(t, d)
 			p, q, err := net.nodes[b].OpenPortals()
 			require.NoError(t, err)
@@ -217,7 +216,7 @@ func TestNodeCloseWithPortalsMidRoute(t *testing.T) {
 		})
 	})
 	t.Run("proxy in use", func(t *testing.T) {
-		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		forEachDriver(t, func(t *testing.T, d *mnDriver) {
 			net := newMeshNet(t, d)
 			p, q, held := routeThroughProxy(t, net, c)
 			require.NoError(t, net.nodes[c].Close())
@@ -233,7 +232,7 @@ func TestNodeCloseWithPortalsMidRoute(t *testing.T) {
 		})
 	})
 	t.Run("leftover proxy", func(t *testing.T) {
-		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		forEachDriver(t, func(t *testing.T, d *mnDriver) {
 			net := newMeshNet(t, d)
 			p, q, _ := routeWithLeftoverProxy(t, net, c)
 			require.NoError(t, net.nodes[c].Close())
@@ -254,7 +253,7 @@ func TestNodeCloseWithPortalsMidRoute(t *testing.T) {
 func TestTransportFailureMidRoute(t *testing.T) {
 	const a, b, c, dd = 0, 1, 2, 3
 	t.Run("proxy in use", func(t *testing.T) {
-		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		forEachDriver(t, func(t *testing.T, d *mnDriver) {
 			net := newMeshNet(t, d)
 			p, q, held := routeThroughProxy(t, net, a)
 			net.gate(dd, a).fail()
@@ -272,7 +271,7 @@ func TestTransportFailureMidRoute(t *testing.T) {
 		})
 	})
 	t.Run("leftover proxy", func(t *testing.T) {
-		forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+		forEachDriver(t, func(t *testing.T, d *mnDriver) {
 			net := newMeshNet(t, d)
 			p, q, _ := routeWithLeftoverProxy(t, net, a)
 			net.gate(dd, a).fail()
@@ -290,7 +289,7 @@ func TestTransportFailureMidRoute(t *testing.T) {
 // _BYTES), the peer closing (PEER_CLOSED) and, once drained, DEAD. A trap
 // on a portal that is sent to another node fires REMOVED.
 func TestTrapsAcrossNodes(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		net.ch(b, c)
@@ -362,7 +361,7 @@ func TestTrapsAcrossNodes(t *testing.T) {
 // two nodes are closed (one after the other in either order, or both at
 // once), no router is left for it on either node.
 func TestClosedRoutesReleaseRouters(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		net.ch(b, c)
@@ -398,10 +397,12 @@ func TestClosedRoutesReleaseRouters(t *testing.T) {
 // TestNodeCloseReleasesEverything: a broker and a client exchange
 // parcels (some through shared memory) and a moved portal, then both
 // nodes close: every driver object (transports, memory, mappings) is
-// released and every delivery goroutine ends.
+// released, every delivery goroutine ends and (multiprocess) every
+// descriptor the nodes opened is closed.
 func TestNodeCloseReleasesEverything(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		goroutines := runtime.NumGoroutine()
+		fds := d.openFDs(t)
 		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
 		for i := range uint64(100) {
 			require.NoError(t, cp[0].Put(seqParcel('c', i, 1000), nil, nil))
@@ -416,8 +417,11 @@ func TestNodeCloseReleasesEverything(t *testing.T) {
 		require.NoError(t, client.Close())
 		require.NoError(t, broker.Close())
 		waitGoroutines(t, goroutines)
-		eventuallyf(t, func() bool { return d.LiveObjects() == inprocess.ObjectCounts{} }, func() string {
-			return fmt.Sprintf("driver objects left: %+v", d.LiveObjects())
+		eventuallyf(t, func() bool {
+			return d.liveTotal() == 0 && d.runningGoroutines() == 0 && len(d.leakedFDs(t, fds)) == 0
+		}, func() string {
+			return fmt.Sprintf("driver objects left: %+v, %d driver goroutines, descriptors:\n%s",
+				d.liveObjects(), d.runningGoroutines(), describeFDs(d.leakedFDs(t, fds)))
 		})
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
@@ -13,14 +12,14 @@ import (
 // OutOfRange above 64 initial portals) and leave the transport unused, so
 // a correct call with the same transport then works.
 func TestConnectNodeArgumentErrors(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
-		broker, err := ipcz.CreateNode(d.ForNode("A"), 0, ipcz.CreateNodeAsBroker)
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
+		broker, err := ipcz.CreateNode(d.forNode("A"), 0, ipcz.CreateNodeAsBroker)
 		require.NoError(t, err)
-		client, err := ipcz.CreateNode(d.ForNode("B"), 0, 0)
+		client, err := ipcz.CreateNode(d.forNode("B"), 0, 0)
 		require.NoError(t, err)
 		defer broker.Close()
 		defer client.Close()
-		tb, tc := d.NewTransportPair(true, false)
+		tb, tc := d.newTransportPair(t, true, false)
 
 		type call struct {
 			node  *ipcz.Node
@@ -65,7 +64,7 @@ func TestConnectNodeArgumentErrors(t *testing.T) {
 		// The transports are untouched: 64 initial portals work.
 		bp, err := broker.ConnectNode(tb, 64, 0)
 		require.NoError(t, err)
-		cp, err := client.ConnectNode(tc, 64, mnClientFlags(d))
+		cp, err := client.ConnectNode(tc, 64, d.clientFlags())
 		require.NoError(t, err)
 		require.Len(t, bp, 64)
 		require.Len(t, cp, 64)
@@ -75,30 +74,32 @@ func TestConnectNodeArgumentErrors(t *testing.T) {
 
 		// A second broker connection is refused once there is one, and
 		// a closed node refuses everything.
-		t2, _ := d.NewTransportPair(true, false)
+		t2, other2 := d.newTransportPair(t, true, false)
 		_, err = client.ConnectNode(t2, 1, ipcz.ConnectNodeToBroker)
 		require.Equal(t, ipcz.InvalidArgument, err)
-		require.NoError(t, d.Close(t2))
+		require.NoError(t, d.close(t2))
+		require.NoError(t, d.close(other2))
 		require.NoError(t, client.Close())
-		t3, _ := d.NewTransportPair(true, false)
+		t3, other3 := d.newTransportPair(t, true, false)
 		_, err = client.ConnectNode(t3, 1, ipcz.ConnectNodeToBroker)
 		require.Equal(t, ipcz.InvalidArgument, err)
-		require.NoError(t, d.Close(t3))
+		require.NoError(t, d.close(t3))
+		require.NoError(t, d.close(other3))
 	})
 }
 
 // TestConnectNodeMaxInitialPortalsMismatch: 64 portals on one side and 3
 // on the other: three routes work, the other 61 see their peer closed.
 func TestConnectNodeMaxInitialPortalsMismatch(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
-		broker, err := ipcz.CreateNode(d.ForNode("A"), 0, ipcz.CreateNodeAsBroker)
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
+		broker, err := ipcz.CreateNode(d.forNode("A"), 0, ipcz.CreateNodeAsBroker)
 		require.NoError(t, err)
-		client, err := ipcz.CreateNode(d.ForNode("B"), 0, 0)
+		client, err := ipcz.CreateNode(d.forNode("B"), 0, 0)
 		require.NoError(t, err)
 		defer broker.Close()
 		defer client.Close()
-		tb, tc := d.NewTransportPair(true, false)
-		cp, err := client.ConnectNode(tc, 64, mnClientFlags(d))
+		tb, tc := d.newTransportPair(t, true, false)
+		cp, err := client.ConnectNode(tc, 64, d.clientFlags())
 		require.NoError(t, err)
 		bp, err := broker.ConnectNode(tb, 3, 0)
 		require.NoError(t, err)
@@ -114,7 +115,7 @@ func TestConnectNodeMaxInitialPortalsMismatch(t *testing.T) {
 
 // newBrokerPair connects two brokers, each with ConnectNodeToBroker, with
 // n initial portals.
-func newBrokerPair(t *testing.T, d *inprocess.Driver, n int) (x, y *ipcz.Node, xp, yp []*ipcz.Portal) {
+func newBrokerPair(t *testing.T, d *mnDriver, n int) (x, y *ipcz.Node, xp, yp []*ipcz.Portal) {
 	t.Helper()
 	var err error
 	x, err = ipcz.CreateNode(newGateDriver(d, "A1"), 0, ipcz.CreateNodeAsBroker)
@@ -125,7 +126,7 @@ func newBrokerPair(t *testing.T, d *inprocess.Driver, n int) (x, y *ipcz.Node, x
 		x.Close()
 		y.Close()
 	})
-	tx, ty := d.NewTransportPair(true, true)
+	tx, ty := d.newTransportPair(t, true, true)
 	xp, err = x.ConnectNode(tx, n, ipcz.ConnectNodeToBroker)
 	require.NoError(t, err)
 	yp, err = y.ConnectNode(ty, n, ipcz.ConnectNodeToBroker)
@@ -137,7 +138,7 @@ func newBrokerPair(t *testing.T, d *inprocess.Driver, n int) (x, y *ipcz.Node, x
 // on both sides; their initial portals work both ways, in order, and can
 // carry boxes and portals.
 func TestBrokerToBrokerConnect(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		x, y, xp, yp := newBrokerPair(t, d, 3)
 		for i := range 3 {
 			for j := range uint64(50) {
@@ -153,7 +154,7 @@ func TestBrokerToBrokerConnect(t *testing.T) {
 		require.Equal(t, []ipcz.NodeName{y.Name()}, x.Stats().LinkedNodes)
 		require.Equal(t, []ipcz.NodeName{x.Name()}, y.Stats().LinkedNodes)
 
-		box, err := x.Box(d.NewBlob([]byte("between brokers")))
+		box, err := x.Box(d.newBlob(t, []byte("between brokers")))
 		require.NoError(t, err)
 		p, q, err := x.OpenPortals()
 		require.NoError(t, err)
@@ -163,10 +164,7 @@ func TestBrokerToBrokerConnect(t *testing.T) {
 		require.Len(t, objects, 2)
 		h, err := objects[0].(*ipcz.Box).Unbox(0)
 		require.NoError(t, err)
-		contents, err := d.BlobBytes(h)
-		require.NoError(t, err)
-		require.Equal(t, "between brokers", string(contents))
-		require.NoError(t, d.Close(h))
+		require.Equal(t, "between brokers", d.takeBlob(t, h))
 		q = objects[1].(*ipcz.Portal)
 		pingPong(t, p, q, "moved to the other broker")
 		eventually(t, "no proxies", func() bool { return x.Stats().Proxies+y.Stats().Proxies == 0 })
@@ -178,21 +176,21 @@ func TestBrokerToBrokerConnect(t *testing.T) {
 // the route works at once, in order, and settles into a direct B–C link
 // (the brokers introduce B and C to each other).
 func TestRouteAcrossTwoBrokers(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		a1, a2, a1p, a2p := newBrokerPair(t, d, 1)
-		b, err := ipcz.CreateNode(d.ForNode("B"), 0, 0)
+		b, err := ipcz.CreateNode(d.forNode("B"), 0, 0)
 		require.NoError(t, err)
-		c, err := ipcz.CreateNode(d.ForNode("C"), 0, 0)
+		c, err := ipcz.CreateNode(d.forNode("C"), 0, 0)
 		require.NoError(t, err)
 		t.Cleanup(func() {
 			b.Close()
 			c.Close()
 		})
 		connect := func(broker, node *ipcz.Node) (*ipcz.Portal, *ipcz.Portal) {
-			tb, tn := d.NewTransportPair(true, false)
+			tb, tn := d.newTransportPair(t, true, false)
 			bp, err := broker.ConnectNode(tb, 1, 0)
 			require.NoError(t, err)
-			np, err := node.ConnectNode(tn, 1, mnClientFlags(d))
+			np, err := node.ConnectNode(tn, 1, d.clientFlags())
 			require.NoError(t, err)
 			return bp[0], np[0]
 		}
@@ -238,14 +236,14 @@ func TestRouteAcrossTwoBrokers(t *testing.T) {
 // initial portals work; C gets a name from A and can reach A's other
 // nodes through moved portals that settle into direct links.
 func TestReferral(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2) // A, B, D (index 2)
 		const a, b, dd = 0, 1, 2
-		c, err := ipcz.CreateNode(d.ForNode("C"), 0, 0)
+		c, err := ipcz.CreateNode(d.forNode("C"), 0, 0)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
 		// B hands its end to the broker, which ends up owning it.
-		tb, tc := d.NewTransportPair(true, false)
+		tb, tc := d.newTransportPair(t, true, false)
 		bp, err := net.nodes[b].ConnectNode(tb, 2, ipcz.ConnectNodeShareBroker)
 		require.NoError(t, err)
 		cp, err := c.ConnectNode(tc, 2, ipcz.ConnectNodeInheritBroker)
@@ -281,20 +279,20 @@ func TestReferral(t *testing.T) {
 // handshake has completed; the referral still goes through and the
 // initial portals of B and C work.
 func TestReferralWhileReferrerStillConnecting(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		for round := range 10 {
-			broker, err := ipcz.CreateNode(d.ForNode("A"), 0, ipcz.CreateNodeAsBroker)
+			broker, err := ipcz.CreateNode(d.forNode("A"), 0, ipcz.CreateNodeAsBroker)
 			require.NoError(t, err)
-			b, err := ipcz.CreateNode(d.ForNode("B"), 0, 0)
+			b, err := ipcz.CreateNode(d.forNode("B"), 0, 0)
 			require.NoError(t, err)
-			c, err := ipcz.CreateNode(d.ForNode("C"), 0, 0)
+			c, err := ipcz.CreateNode(d.forNode("C"), 0, 0)
 			require.NoError(t, err)
-			ta, tb := d.NewTransportPair(true, false)
+			ta, tb := d.newTransportPair(t, true, false)
 			ap, err := broker.ConnectNode(ta, 1, 0)
 			require.NoError(t, err)
-			bp, err := b.ConnectNode(tb, 1, mnClientFlags(d))
+			bp, err := b.ConnectNode(tb, 1, d.clientFlags())
 			require.NoError(t, err)
-			tr, tn := d.NewTransportPair(true, false)
+			tr, tn := d.newTransportPair(t, true, false)
 			rp, err := b.ConnectNode(tr, 1, ipcz.ConnectNodeShareBroker)
 			require.NoError(t, err)
 			cp, err := c.ConnectNode(tn, 1, ipcz.ConnectNodeInheritBroker)
@@ -315,7 +313,7 @@ func TestReferralWhileReferrerStillConnecting(t *testing.T) {
 // transport; C must still get it (and the next) once it binds its
 // portals.
 func TestReferralParcelsBeforeReferredNodeIsReady(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 1)
 		const b = 1
 		cd := newGateDriver(d, "C")
@@ -325,7 +323,7 @@ func TestReferralParcelsBeforeReferredNodeIsReady(t *testing.T) {
 			cd.resumeAll()
 			c.Close()
 		})
-		tr, tn := d.NewTransportPair(true, false)
+		tr, tn := d.newTransportPair(t, true, false)
 		rp, err := net.nodes[b].ConnectNode(tr, 1, ipcz.ConnectNodeShareBroker)
 		require.NoError(t, err)
 		cd.setPauseNew(true)

@@ -9,20 +9,10 @@ import (
 	"time"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
 // Shared helpers of the multinode_*_test.go files.
-
-// mnClientFlags are the flags a non-broker connects to its broker with:
-// under the delegated-allocation mode the broker allocates for it.
-func mnClientFlags(d *inprocess.Driver) ipcz.ConnectNodeFlags {
-	if d.Mode() == inprocess.AsyncDelegatedAlloc {
-		return ipcz.ConnectNodeToBroker | ipcz.ConnectNodeToAllocationDelegate
-	}
-	return ipcz.ConnectNodeToBroker
-}
 
 // gate sits between the driver and a node's activity handler for one
 // transport. While paused it holds what the driver delivers (in order)
@@ -121,10 +111,10 @@ func (g *gate) fail() {
 	_ = g.handle(nil, nil, ipcz.TransportActivityError)
 }
 
-// gateDriver is one node's view of the in-process driver with a gate on
-// every transport the node activates, recorded in activation order.
+// gateDriver is one node's view of the driver with a gate on every
+// transport the node activates, recorded in activation order.
 type gateDriver struct {
-	*inprocess.NodeDriver
+	nodeView
 
 	mu           sync.Mutex
 	gates        []*gate
@@ -142,8 +132,8 @@ func (g *gateDriver) setPauseNew(pause bool) {
 	g.mu.Unlock()
 }
 
-func newGateDriver(d *inprocess.Driver, name string) *gateDriver {
-	return &gateDriver{NodeDriver: d.ForNode(name)}
+func newGateDriver(d *mnDriver, name string) *gateDriver {
+	return &gateDriver{nodeView: d.forNode(name)}
 }
 
 // setTransmitHook installs a function called (on the transmitting
@@ -162,7 +152,7 @@ func (g *gateDriver) Transmit(transport ipcz.DriverHandle, data []byte, handles 
 	if hook != nil {
 		hook(transport, data)
 	}
-	return g.NodeDriver.Transmit(transport, data, handles)
+	return g.nodeView.Transmit(transport, data, handles)
 }
 
 func (g *gateDriver) ActivateTransport(transport ipcz.DriverHandle, handler ipcz.ActivityHandler) error {
@@ -171,7 +161,7 @@ func (g *gateDriver) ActivateTransport(transport ipcz.DriverHandle, handler ipcz
 	gt.paused = g.pauseNew
 	g.gates = append(g.gates, gt)
 	g.mu.Unlock()
-	return g.NodeDriver.ActivateTransport(transport, gt.handle)
+	return g.nodeView.ActivateTransport(transport, gt.handle)
 }
 
 // activations returns the gates of every transport activated so far.
@@ -202,7 +192,7 @@ func (g *gateDriver) resumeAll() {
 // between any two nodes on demand.
 type mnNet struct {
 	t     *testing.T
-	d     *inprocess.Driver
+	d     *mnDriver
 	nodes []*ipcz.Node
 	drv   []*gateDriver
 	// transport[i][j] is node i's transport to node j, once known.
@@ -214,7 +204,7 @@ type mnNet struct {
 func nodeLetter(i int) string { return string(rune('A' + i)) }
 
 // newMNNet makes a broker and n non-brokers connected to it.
-func newMNNet(t *testing.T, d *inprocess.Driver, n int) *mnNet {
+func newMNNet(t *testing.T, d *mnDriver, n int) *mnNet {
 	t.Helper()
 	net := &mnNet{
 		t:         t,
@@ -232,10 +222,10 @@ func newMNNet(t *testing.T, d *inprocess.Driver, n int) *mnNet {
 		require.NoError(t, err)
 		net.drv = append(net.drv, gd)
 		net.nodes = append(net.nodes, node)
-		tb, tn := d.NewTransportPair(true, false)
+		tb, tn := d.newTransportPair(t, true, false)
 		bp, err := broker.ConnectNode(tb, 1, 0)
 		require.NoError(t, err)
-		np, err := node.ConnectNode(tn, 1, mnClientFlags(d))
+		np, err := node.ConnectNode(tn, 1, d.clientFlags())
 		require.NoError(t, err)
 		net.transport[[2]int{0, i}] = tb
 		net.transport[[2]int{i, 0}] = tn

@@ -5,13 +5,12 @@ import (
 	"testing"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
 // reportsAfter returns the bad-activity reports made since the first n.
-func reportsAfter(d *inprocess.Driver, n int) []inprocess.BadActivityReport {
-	return d.BadActivityReports()[n:]
+func reportsAfter(d *mnDriver, n int) []mnReport {
+	return d.badReports()[n:]
 }
 
 // TestRejectParcelFromAnotherNode: rejecting a parcel that came from
@@ -20,13 +19,13 @@ func reportsAfter(d *inprocess.Driver, n int) []inprocess.BadActivityReport {
 // over initial portals and over a direct link made by an introduction;
 // the link stays up. Rejecting a local parcel is FailedPrecondition.
 func TestRejectParcelFromAnotherNode(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		net.ch(b, c)
 		check := func(from, to int, ctx uintptr, twoPhase bool) {
 			t.Helper()
-			before := len(d.BadActivityReports())
+			before := len(d.badReports())
 			tag := fmt.Sprintf("bad %s->%s", nodeLetter(from), nodeLetter(to))
 			require.NoError(t, net.ch(from, to).Put([]byte(tag), nil, nil))
 			in := net.ch(to, from)
@@ -51,7 +50,7 @@ func TestRejectParcelFromAnotherNode(t *testing.T) {
 			require.NotNil(t, v)
 			require.Empty(t, reportsAfter(d, before))
 			require.NoError(t, v.Reject(ctx))
-			require.Equal(t, []inprocess.BadActivityReport{{
+			require.Equal(t, []mnReport{{
 				Node:      nodeLetter(to),
 				Transport: net.transport[[2]int{to, from}],
 				Context:   ctx,
@@ -81,7 +80,7 @@ func TestRejectParcelFromAnotherNode(t *testing.T) {
 // last arrived over: once a moved portal's route is direct, a reject
 // blames the sender's node.
 func TestRejectParcelFromMovedPortal(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		net.ch(b, c)
@@ -92,22 +91,22 @@ func TestRejectParcelFromMovedPortal(t *testing.T) {
 		net.requireNoProxiesEventually()
 		require.NoError(t, p.Put([]byte("from B"), nil, nil))
 		waitLocalParcels(t, q, 1)
-		before := len(d.BadActivityReports())
+		before := len(d.badReports())
 		_, _, v, err := q.GetValidated(0, make([]byte, 16), nil)
 		require.NoError(t, err)
 		require.NoError(t, v.Reject(99))
-		require.Equal(t, []inprocess.BadActivityReport{{
+		require.Equal(t, []mnReport{{
 			Node: "C", Transport: net.transport[[2]int{c, b}], Context: 99,
 		}}, reportsAfter(d, before))
 	})
 }
 
 // blobs makes n boxes of blobs on node with distinct contents.
-func blobs(t *testing.T, d *inprocess.Driver, node *ipcz.Node, tag string, n int) []ipcz.Object {
+func blobs(t *testing.T, d *mnDriver, node *ipcz.Node, tag string, n int) []ipcz.Object {
 	t.Helper()
 	var out []ipcz.Object
 	for i := range n {
-		box, err := node.Box(d.NewBlob([]byte(fmt.Sprintf("%s blob %d", tag, i))))
+		box, err := node.Box(d.newBlob(t, []byte(fmt.Sprintf("%s blob %d", tag, i))))
 		require.NoError(t, err)
 		out = append(out, box)
 	}
@@ -116,7 +115,7 @@ func blobs(t *testing.T, d *inprocess.Driver, node *ipcz.Node, tag string, n int
 
 // requireBlobs checks that objects are boxes of the blobs made by blobs,
 // in order, and unboxes and closes them.
-func requireBlobs(t *testing.T, d *inprocess.Driver, objects []ipcz.Object, tag string, n int) {
+func requireBlobs(t *testing.T, d *mnDriver, objects []ipcz.Object, tag string, n int) {
 	t.Helper()
 	require.Len(t, objects, n)
 	for i, o := range objects {
@@ -124,10 +123,7 @@ func requireBlobs(t *testing.T, d *inprocess.Driver, objects []ipcz.Object, tag 
 		require.True(t, ok, "object %d is %T", i, o)
 		h, err := box.Unbox(0)
 		require.NoError(t, err)
-		contents, err := d.BlobBytes(h)
-		require.NoError(t, err)
-		require.Equal(t, fmt.Sprintf("%s blob %d", tag, i), string(contents))
-		require.NoError(t, d.Close(h))
+		require.Equal(t, fmt.Sprintf("%s blob %d", tag, i), d.takeBlob(t, h))
 	}
 }
 
@@ -138,11 +134,11 @@ func requireBlobs(t *testing.T, d *inprocess.Driver, objects []ipcz.Object, tag 
 // everything arrives in order and every blob is intact; no blob is left
 // behind.
 func TestBoxesBetweenNodes(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		net.ch(b, c)
-		blobsBefore := d.LiveObjects().Blobs
+		blobsBefore := d.liveBlobs()
 		for _, pair := range [][2]int{{b, a}, {a, b}, {b, c}, {c, b}} {
 			from, to := pair[0], pair[1]
 			tag := nodeLetter(from) + nodeLetter(to)
@@ -178,14 +174,14 @@ func TestBoxesBetweenNodes(t *testing.T) {
 			require.NoError(t, moved.Close())
 			require.NoError(t, y.Close())
 		}
-		require.Equal(t, blobsBefore, d.LiveObjects().Blobs)
+		require.Equal(t, blobsBefore, d.liveBlobs())
 
 		// Boxes in parcels nobody reads are closed with the route.
 		require.NoError(t, net.ch(b, c).Put(nil, blobs(t, d, net.nodes[b], "lost", 4), nil))
 		waitLocalParcels(t, net.ch(c, b), 1)
-		require.Equal(t, blobsBefore+4, d.LiveObjects().Blobs)
+		require.Equal(t, blobsBefore+4, d.liveBlobs())
 		require.NoError(t, net.ch(c, b).Close())
-		require.Equal(t, blobsBefore, d.LiveObjects().Blobs)
+		require.Equal(t, blobsBefore, d.liveBlobs())
 	})
 }
 
@@ -193,7 +189,7 @@ func TestBoxesBetweenNodes(t *testing.T) {
 // with boxes queued before q moves B→A→C, and put while it moves, all
 // arrive at C with their blobs.
 func TestBoxesThroughProxies(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		net.ch(b, c)

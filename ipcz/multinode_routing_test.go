@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,7 +18,7 @@ import (
 // direct (no proxy anywhere, B and C linked), and then the broker carries
 // none of its parcels.
 func TestRouteThroughBrokerDirectWithTrafficInFlight(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		const perPhase = 300
@@ -84,7 +83,7 @@ func TestRouteThroughBrokerDirectWithTrafficInFlight(t *testing.T) {
 // parcel back. Every parcel arrives exactly once and in order in both
 // directions, and in the end every proxy is gone on every node.
 func TestPortalMovedAmongFourNodes(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 3)
 		for i := 1; i <= 3; i++ {
 			for j := i + 1; j <= 3; j++ {
@@ -151,7 +150,7 @@ func TestPortalMovedAmongFourNodes(t *testing.T) {
 // queued both ways before each swap. Everything arrives once and in
 // order, and the route settles with no proxy.
 func TestBothEndsMovedAtOnce(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		net.ch(b, c)
@@ -192,7 +191,7 @@ func TestBothEndsMovedAtOnce(t *testing.T) {
 // TestBothEndsMovedAtOnceToOtherNodes: the two ends of a route between B
 // and C are sent at the same moment to D and to the broker A.
 func TestBothEndsMovedAtOnceToOtherNodes(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 3)
 		const a, b, c, dd = 0, 1, 2, 3
 		net.ch(b, c)
@@ -223,7 +222,7 @@ func TestBothEndsMovedAtOnceToOtherNodes(t *testing.T) {
 // order, the proxy on B goes away, and the route collapses to a local
 // link on C (C keeps no remote router for it).
 func TestSendPortalToNodeOfItsPeer(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		net.ch(b, c)
@@ -263,7 +262,7 @@ func TestSendPortalToNodeOfItsPeer(t *testing.T) {
 // TestSendPortalPairToAnotherNode sends both ends of a pair in one parcel
 // from the broker to B; on B they are local peers once the proxies go.
 func TestSendPortalPairToAnotherNode(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 1)
 		baseline := net.nodes[1].Stats().RemoteRouters
 		x, y, err := net.broker().OpenPortals()
@@ -294,7 +293,7 @@ func TestSendPortalPairToAnotherNode(t *testing.T) {
 // such a route, it must not spin: the nodes go quiet (the count of
 // parcels received stops growing) and the route ends.
 func TestSendPortalThroughItsOwnRoute(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const a, b, c = 0, 1, 2
 		net.ch(b, c)
@@ -337,7 +336,7 @@ func TestSendPortalThroughItsOwnRoute(t *testing.T) {
 func TestMergedPortalsWithPeersOnTwoOtherNodes(t *testing.T) {
 	for _, m := range []int{0, 3} {
 		t.Run("on "+nodeLetter(m), func(t *testing.T) {
-			forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+			forEachDriver(t, func(t *testing.T, d *mnDriver) {
 				net := newMNNet(t, d, 3)
 				const b, c = 1, 2
 				if m != 0 {
@@ -375,7 +374,7 @@ func TestMergedPortalsWithPeersOnTwoOtherNodes(t *testing.T) {
 // broker, the bridge is bypassed and B and C end up linked directly, with
 // nothing left on the broker for the route.
 func TestMergedRouteAcrossNodesIsBypassed(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		baseline := net.broker().Stats().RemoteRouters

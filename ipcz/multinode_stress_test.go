@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ipcz-go/ipcz-go/ipcz"
-	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/stretchr/testify/require"
 )
 
@@ -43,18 +42,18 @@ func pairParcel(dir byte, i int) []byte {
 // object is released, and no goroutine is left behind.
 func TestStressManyPortalPairs(t *testing.T) {
 	const pairs, batch = 10000, 100
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		goroutines := runtime.NumGoroutine()
-		objects := d.LiveObjects()
-		broker, err := ipcz.CreateNode(d.ForNode("A"), 0, ipcz.CreateNodeAsBroker)
+		objects := d.liveObjects()
+		broker, err := ipcz.CreateNode(d.forNode("A"), 0, ipcz.CreateNodeAsBroker)
 		require.NoError(t, err)
-		clientDriver := d.ForNode("B")
+		clientDriver := d.forNode("B")
 		client, err := ipcz.CreateNode(clientDriver, 0, 0)
 		require.NoError(t, err)
-		tb, tc := d.NewTransportPair(true, false)
+		tb, tc := d.newTransportPair(t, true, false)
 		bp, err := broker.ConnectNode(tb, 1, 0)
 		require.NoError(t, err)
-		cp, err := client.ConnectNode(tc, 1, mnClientFlags(d))
+		cp, err := client.ConnectNode(tc, 1, d.clientFlags())
 		require.NoError(t, err)
 		toBroker, toClient := cp[0], bp[0]
 
@@ -93,7 +92,7 @@ func TestStressManyPortalPairs(t *testing.T) {
 		})
 		require.Equal(t, pairs+1, client.Stats().RemoteRouters)
 		require.Equal(t, pairs+1, broker.Stats().RemoteRouters)
-		if d.Mode() == inprocess.AsyncDelegatedAlloc {
+		if d.delegatesAllocation() {
 			// All the memory those routes needed came from the broker.
 			require.Zero(t, clientDriver.AllocationCount())
 		}
@@ -126,8 +125,8 @@ func TestStressManyPortalPairs(t *testing.T) {
 		require.NoError(t, client.Close())
 		require.NoError(t, broker.Close())
 		waitGoroutines(t, goroutines)
-		eventuallyf(t, func() bool { return d.LiveObjects() == objects }, func() string {
-			return fmt.Sprintf("driver objects: %+v, want %+v", d.LiveObjects(), objects)
+		eventuallyf(t, func() bool { return d.liveObjects() == objects }, func() string {
+			return fmt.Sprintf("driver objects: %+v, want %+v", d.liveObjects(), objects)
 		})
 	})
 }
@@ -140,7 +139,7 @@ func TestStressManyPortalPairs(t *testing.T) {
 // against the other node, which needs the route's link state.
 func TestStressManyPortalsBetweenNonBrokers(t *testing.T) {
 	const pairs, batch = 3000, 100
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 2)
 		const b, c = 1, 2
 		out, in := net.ch(b, c), net.ch(c, b)
@@ -228,7 +227,7 @@ func TestStressConcurrentMoves(t *testing.T) {
 	if raceOn {
 		rounds = 6
 	}
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newMNNet(t, d, 3)
 		for i := 1; i <= 3; i++ {
 			for j := i + 1; j <= 3; j++ {

@@ -10,7 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The in-process driver modes every multi-node test runs under.
+// The in-process driver modes every multi-node test runs under (besides
+// the multiprocess driver; see forEachDriver).
 var driverModes = []inprocess.Mode{
 	inprocess.Sync,
 	inprocess.Async,
@@ -18,39 +19,19 @@ var driverModes = []inprocess.Mode{
 	inprocess.AsyncForcedBrokering,
 }
 
-// forEachDriver runs f once per in-process driver mode.
-func forEachDriver(t *testing.T, f func(t *testing.T, d *inprocess.Driver)) {
-	for _, mode := range driverModes {
-		t.Run(mode.String(), func(t *testing.T) {
-			d := inprocess.New(mode)
-			f(t, d)
-		})
-	}
-}
-
-// clientConnectFlags are the flags a non-broker connects to its broker
-// with: under the delegated-allocation driver mode, the broker allocates
-// the client's shared memory.
-func clientConnectFlags(d *inprocess.Driver) ipcz.ConnectNodeFlags {
-	if d.Mode() == inprocess.AsyncDelegatedAlloc {
-		return ipcz.ConnectNodeToBroker | ipcz.ConnectNodeToAllocationDelegate
-	}
-	return ipcz.ConnectNodeToBroker
-}
-
 // newBrokerAndClient connects a broker and a non-broker with n initial
 // portals and returns both nodes and both sets of portals.
-func newBrokerAndClient(t *testing.T, d *inprocess.Driver, n int) (broker, client *ipcz.Node, bp, cp []*ipcz.Portal) {
+func newBrokerAndClient(t *testing.T, d *mnDriver, n int) (broker, client *ipcz.Node, bp, cp []*ipcz.Portal) {
 	t.Helper()
 	var err error
-	broker, err = ipcz.CreateNode(d.ForNode("broker"), 0, ipcz.CreateNodeAsBroker)
+	broker, err = ipcz.CreateNode(d.forNode("broker"), 0, ipcz.CreateNodeAsBroker)
 	require.NoError(t, err)
-	client, err = ipcz.CreateNode(d.ForNode("client"), 0, 0)
+	client, err = ipcz.CreateNode(d.forNode("client"), 0, 0)
 	require.NoError(t, err)
-	tb, tc := d.NewTransportPair(true, false)
+	tb, tc := d.newTransportPair(t, true, false)
 	bp, err = broker.ConnectNode(tb, n, 0)
 	require.NoError(t, err)
-	cp, err = client.ConnectNode(tc, n, clientConnectFlags(d))
+	cp, err = client.ConnectNode(tc, n, d.clientFlags())
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		client.Close()
@@ -94,7 +75,7 @@ func waitStatus(t *testing.T, p *ipcz.Portal, want ipcz.PortalStatusFlags) ipcz.
 }
 
 func TestConnectBrokerAndClient(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		broker, client, bp, cp := newBrokerAndClient(t, d, 2)
 		require.NoError(t, cp[0].Put([]byte("to broker"), nil, nil))
 		require.NoError(t, bp[1].Put([]byte("to client"), nil, nil))
@@ -109,14 +90,14 @@ func TestConnectBrokerAndClient(t *testing.T) {
 }
 
 func TestSurplusInitialPortalsSeePeerClosed(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
-		broker, err := ipcz.CreateNode(d.ForNode("broker"), 0, ipcz.CreateNodeAsBroker)
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
+		broker, err := ipcz.CreateNode(d.forNode("broker"), 0, ipcz.CreateNodeAsBroker)
 		require.NoError(t, err)
-		client, err := ipcz.CreateNode(d.ForNode("client"), 0, 0)
+		client, err := ipcz.CreateNode(d.forNode("client"), 0, 0)
 		require.NoError(t, err)
 		defer broker.Close()
 		defer client.Close()
-		tb, tc := d.NewTransportPair(true, false)
+		tb, tc := d.newTransportPair(t, true, false)
 		bp, err := broker.ConnectNode(tb, 3, 0)
 		require.NoError(t, err)
 		cp, err := client.ConnectNode(tc, 1, ipcz.ConnectNodeToBroker)
@@ -132,9 +113,9 @@ func TestSurplusInitialPortalsSeePeerClosed(t *testing.T) {
 }
 
 func TestBoxAcrossNodes(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
-		blob := d.NewBlob([]byte("blob contents"))
+		blob := d.newBlob(t, []byte("blob contents"))
 		box, err := client.Box(blob)
 		require.NoError(t, err)
 		require.NoError(t, cp[0].Put([]byte("box"), []ipcz.Object{box}, nil))
@@ -144,16 +125,13 @@ func TestBoxAcrossNodes(t *testing.T) {
 		got := objects[0].(*ipcz.Box)
 		h, err := got.Unbox(0)
 		require.NoError(t, err)
-		contents, err := d.BlobBytes(h)
-		require.NoError(t, err)
-		require.Equal(t, "blob contents", string(contents))
-		require.NoError(t, d.Close(h))
+		require.Equal(t, "blob contents", d.takeBlob(t, h))
 		_ = broker
 	})
 }
 
 func TestMovePortalAcrossNodes(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
 		x, y, err := client.OpenPortals()
 		require.NoError(t, err)
@@ -181,7 +159,7 @@ func TestMovePortalAcrossNodes(t *testing.T) {
 }
 
 func TestNodeCloseDisconnectsRoutes(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		_, client, bp, cp := newBrokerAndClient(t, d, 1)
 		require.NoError(t, cp[0].Put([]byte("last"), nil, nil))
 		data, _ := waitMessage(t, bp[0])
@@ -197,10 +175,9 @@ func TestNodeCloseDisconnectsRoutes(t *testing.T) {
 // the data went through shared memory, and a node that delegates its
 // allocation never allocated shared memory itself.
 func TestParcelDataThroughSharedMemory(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		broker, client, bp, cp := newBrokerAndClient(t, d, 1)
-		clientDriver := d.ForNode("client")
-		allocatedBefore := clientDriver.AllocationCount()
+		allocatedBefore := d.allocationCount("client")
 		const count, size = 64, 60000
 		want := make([][]byte, count)
 		for i := range want {
@@ -232,8 +209,8 @@ func TestParcelDataThroughSharedMemory(t *testing.T) {
 			}
 			return client.Stats().ParcelBytesShared-before > uint64(16*size)
 		})
-		if d.Mode() == inprocess.AsyncDelegatedAlloc {
-			require.Equal(t, allocatedBefore, clientDriver.AllocationCount())
+		if d.delegatesAllocation() {
+			require.Equal(t, allocatedBefore, d.allocationCount("client"))
 		}
 		// The pool that grew keeps serving.
 		for i := range 10 {
@@ -250,15 +227,15 @@ func TestParcelDataThroughSharedMemory(t *testing.T) {
 // initial portals work, N gets a name from the broker and can reach nodes
 // it was never connected to (the broker's other client) through it.
 func TestReferralSharesBroker(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net := newTestNetwork(t, d, 2)
 		r := net.nodes[0]
-		n, err := ipcz.CreateNode(d.ForNode("referred"), 0, 0)
+		n, err := ipcz.CreateNode(d.forNode("referred"), 0, 0)
 		require.NoError(t, err)
 		t.Cleanup(func() { n.Close() })
 		// The referrer hands its end to the broker, so (for the
 		// forced-brokering driver) that end is the broker's.
-		tr, tn := d.NewTransportPair(true, false)
+		tr, tn := d.newTransportPair(t, true, false)
 		rp, err := r.ConnectNode(tr, 2, ipcz.ConnectNodeShareBroker)
 		require.NoError(t, err)
 		np, err := n.ConnectNode(tn, 3, ipcz.ConnectNodeInheritBroker)
@@ -292,31 +269,33 @@ func TestReferralSharesBroker(t *testing.T) {
 }
 
 func TestReferralArgumentErrors(t *testing.T) {
-	d := inprocess.New(inprocess.Sync)
-	n, err := ipcz.CreateNode(d.ForNode("n"), 0, 0)
-	require.NoError(t, err)
-	defer n.Close()
-	tr, _ := d.NewTransportPair(false, false)
-	// Sharing a broker one does not have.
-	_, err = n.ConnectNode(tr, 1, ipcz.ConnectNodeShareBroker)
-	require.Equal(t, ipcz.InvalidArgument, err)
-	for _, flags := range []ipcz.ConnectNodeFlags{
-		ipcz.ConnectNodeShareBroker | ipcz.ConnectNodeInheritBroker,
-		ipcz.ConnectNodeToBroker | ipcz.ConnectNodeInheritBroker,
-		ipcz.ConnectNodeToBroker | ipcz.ConnectNodeShareBroker,
-		0,
-		1 << 7,
-	} {
-		_, err = n.ConnectNode(tr, 1, flags)
-		require.Equal(t, ipcz.InvalidArgument, err, "flags %#x", flags)
-	}
-	_, err = n.ConnectNode(tr, 65, ipcz.ConnectNodeToBroker)
-	require.Equal(t, ipcz.OutOfRange, err)
-	_, err = n.ConnectNode(0, 1, ipcz.ConnectNodeToBroker)
-	require.Equal(t, ipcz.InvalidArgument, err)
-	_, err = n.ConnectNode(tr, 0, ipcz.ConnectNodeToBroker)
-	require.Equal(t, ipcz.InvalidArgument, err)
-	require.NoError(t, d.Close(tr))
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
+		n, err := ipcz.CreateNode(d.forNode("n"), 0, 0)
+		require.NoError(t, err)
+		defer n.Close()
+		tr, other := d.newTransportPair(t, false, false)
+		// Sharing a broker one does not have.
+		_, err = n.ConnectNode(tr, 1, ipcz.ConnectNodeShareBroker)
+		require.Equal(t, ipcz.InvalidArgument, err)
+		for _, flags := range []ipcz.ConnectNodeFlags{
+			ipcz.ConnectNodeShareBroker | ipcz.ConnectNodeInheritBroker,
+			ipcz.ConnectNodeToBroker | ipcz.ConnectNodeInheritBroker,
+			ipcz.ConnectNodeToBroker | ipcz.ConnectNodeShareBroker,
+			0,
+			1 << 7,
+		} {
+			_, err = n.ConnectNode(tr, 1, flags)
+			require.Equal(t, ipcz.InvalidArgument, err, "flags %#x", flags)
+		}
+		_, err = n.ConnectNode(tr, 65, ipcz.ConnectNodeToBroker)
+		require.Equal(t, ipcz.OutOfRange, err)
+		_, err = n.ConnectNode(0, 1, ipcz.ConnectNodeToBroker)
+		require.Equal(t, ipcz.InvalidArgument, err)
+		_, err = n.ConnectNode(tr, 0, ipcz.ConnectNodeToBroker)
+		require.Equal(t, ipcz.InvalidArgument, err)
+		require.NoError(t, d.close(tr))
+		require.NoError(t, d.close(other))
+	})
 }
 
 // TestBrokersJoinNetworks: two brokers connected with ConnectNodeToBroker
@@ -324,10 +303,10 @@ func TestReferralArgumentErrors(t *testing.T) {
 // N2 (B2's client); the route ends direct between N1 and N2, whom the
 // brokers introduced across networks.
 func TestBrokersJoinNetworks(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *inprocess.Driver) {
+	forEachDriver(t, func(t *testing.T, d *mnDriver) {
 		net1 := newTestNetwork(t, d, 1)
 		net2 := newTestNetwork(t, d, 1)
-		t1, t2 := d.NewTransportPair(true, true)
+		t1, t2 := d.newTransportPair(t, true, true)
 		p1, err := net1.broker.ConnectNode(t1, 1, ipcz.ConnectNodeToBroker)
 		require.NoError(t, err)
 		p2, err := net2.broker.ConnectNode(t2, 1, ipcz.ConnectNodeToBroker)
