@@ -101,7 +101,10 @@
 // nothing to deliver it polls the ring for a while (Spin; DefaultSpin),
 // giving way to other goroutines, and to other threads of its processor
 // every few microseconds (every time, if the process may only use one
-// processor), then sleeps on the futex word. While it sleeps it blocks its
+// processor, or if the peer's reader last spun on the same processor:
+// each reader records its processor in the ring it consumes, a hint the
+// peer may falsify to no worse effect than a slower spin), then sleeps on
+// the futex word. While it sleeps it blocks its
 // thread, and holds its P until the runtime's monitor hands the P on (at
 // most one monitor tick; with GOMAXPROCS > 1 other goroutines keep running
 // meanwhile). A watcher goroutine, parked in the poller on the socket,

@@ -26,6 +26,9 @@ import (
 //	offset 136   u32 waiting   nonzero while the consumer sleeps or is
 //	                           about to (consumer)
 //	offset 140   u32 doorbell  the futex word (either side adds 1 to wake)
+//	offset 144   u32 cpu       1 + the processor the consumer last spun
+//	                           on, 0 if unknown (consumer; a scheduling
+//	                           hint for the peer's spin, nothing more)
 //	offset 4096  capacity bytes of records
 //
 // tail and head count bytes since the start and only grow; the record at
@@ -47,6 +50,7 @@ const (
 	ringHeadOff     = 128
 	ringWaitingOff  = 136
 	ringDoorbellOff = 140
+	ringCPUOff      = 144
 	ringHeaderSize  = 4096
 
 	recordHeaderSize = 16
@@ -81,8 +85,8 @@ var errRingCorrupt = errMalformed
 
 // ringWords are the shared words and the record area of a mapped ring.
 type ringWords struct {
-	tail, sockSeq, head *uint64
-	waiting, doorbell   *uint32
+	tail, sockSeq, head    *uint64
+	waiting, doorbell, cpu *uint32
 	area                []byte
 	capacity            uint64
 }
@@ -91,12 +95,13 @@ type ringWords struct {
 // at m.
 func mapRingWords(m *shm.Mapping, capacity uint64) (ringWords, error) {
 	w := ringWords{capacity: capacity}
-	var errs [5]error
+	var errs [6]error
 	w.tail, errs[0] = m.Uint64At(ringTailOff)
 	w.sockSeq, errs[1] = m.Uint64At(ringSockSeqOff)
 	w.head, errs[2] = m.Uint64At(ringHeadOff)
 	w.waiting, errs[3] = m.Uint32At(ringWaitingOff)
 	w.doorbell, errs[4] = m.Uint32At(ringDoorbellOff)
+	w.cpu, errs[5] = m.Uint32At(ringCPUOff)
 	if err := errors.Join(errs[:]...); err != nil {
 		return ringWords{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -401,4 +402,41 @@ func TestTransmitWithDescriptorsInRingMode(t *testing.T) {
 	got, err := io.ReadAll(pr)
 	require.NoError(t, err)
 	require.Equal(t, "works", string(got))
+}
+
+// TestPeerSharesCPU: a spinning reader records its processor in the ring
+// it consumes and compares it with the one the peer's reader recorded in
+// ours.
+func TestPeerSharesCPU(t *testing.T) {
+	d := newDriver(t, FastPath(true))
+	a, b, _, _ := newPair(t, d)
+	require.NoError(t, d.Transmit(a, []byte("set up"), nil))
+	require.True(t, waitUntil(10*time.Second, func() bool { return consuming(d, b) }), "b's reader never consumed a's ring")
+	// Keep this goroutine on one processor, so that its number holds.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set unix.CPUSet
+	require.NoError(t, unix.SchedGetaffinity(0, &set))
+	defer unix.SchedSetaffinity(0, &set)
+	cpu, ok := currentCPU()
+	require.True(t, ok)
+	var one unix.CPUSet
+	one.Set(int(cpu))
+	require.NoError(t, unix.SchedSetaffinity(0, &one))
+	cpu, _ = currentCPU()
+
+	tb := d.lookupTransport(b)
+	tb.in.Lock()
+	in := tb.in.ring
+	tb.in.Unlock()
+	r := &reader{t: tb, in: &consumer{r: in}}
+	peer := outRing(t, d, b).r.w.cpu // where a's reader records its processor
+	for _, c := range []struct {
+		peer uint32
+		want bool
+	}{{cpu + 1, true}, {cpu + 2, false}, {0, false}} {
+		atomic.StoreUint32(peer, c.peer)
+		require.Equal(t, c.want, r.peerSharesCPU(), "peer word %d, cpu %d", c.peer, cpu)
+		require.Equal(t, cpu+1, atomic.LoadUint32(in.w.cpu))
+	}
 }

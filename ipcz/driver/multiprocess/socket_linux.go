@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -191,4 +192,11 @@ func yield(osToo bool) {
 	if osToo {
 		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
+}
+
+// currentCPU returns the processor the calling thread runs on.
+func currentCPU() (uint32, bool) {
+	var cpu uint32
+	_, _, errno := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0)
+	return cpu, errno == 0
 }

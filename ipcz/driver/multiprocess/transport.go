@@ -1044,15 +1044,19 @@ func (r *reader) wait(socketOnly bool) {
 	}
 	if spin := t.d.opts.spin; spin > 0 {
 		start := time.Now()
+		osYieldEvery := spinOSYield
 		for i := 1; ; i++ {
 			if ready() {
 				return
 			}
 			if i%spinCheck == 0 {
+				if i == spinCheck && !oneCPU && r.peerSharesCPU() {
+					osYieldEvery = 1
+				}
 				if time.Since(start) > spin {
 					break
 				}
-				yield(oneCPU || i%(spinCheck*spinOSYield) == 0)
+				yield(oneCPU || i%(spinCheck*osYieldEvery) == 0)
 			}
 		}
 	}
@@ -1063,6 +1067,26 @@ func (r *reader) wait(socketOnly bool) {
 		_ = futex.Wait(w.doorbell, bell, futex.Forever)
 	}
 	atomic.StoreUint32(w.waiting, 0)
+}
+
+// peerSharesCPU records the processor this reader spins on in the ring
+// it consumes and reports whether the peer's reader last spun on the
+// same one (as it recorded in our ring). Two readers that share a
+// processor must yield it to each other at once, or each waits out the
+// other's spin; two on different processors answer each other soonest if
+// they keep theirs. Called once per wait that spins, so the cost (a
+// system call) is well below the spin's.
+func (r *reader) peerSharesCPU() bool {
+	cpu, ok := currentCPU()
+	if !ok {
+		return false
+	}
+	atomic.StoreUint32(r.in.r.w.cpu, cpu+1)
+	t := r.t
+	t.w.Lock()
+	defer t.w.Unlock()
+	p := t.w.ring
+	return p != nil && atomic.LoadUint32(p.r.w.cpu) == cpu+1
 }
 
 // watchSocket is the socket watcher of a reader in ring mode: parked in
