@@ -743,6 +743,10 @@ type reader struct {
 	hasHeld bool
 	// eof is set once the socket reached its end (ring mode).
 	eof bool
+	// sharesCPU is the last answer of peerSharesCPU, and cpuChecks
+	// counts the spinning waits (see sharesCPUWithPeer).
+	sharesCPU bool
+	cpuChecks uint32
 	// sockDrained is set when a read of the socket found nothing more
 	// and cleared by every read that found something (ring mode). Until
 	// it is set, the socket may hold bytes that no readiness event will
@@ -1050,7 +1054,7 @@ func (r *reader) wait(socketOnly bool) {
 				return
 			}
 			if i%spinCheck == 0 {
-				if i == spinCheck && !oneCPU && r.peerSharesCPU() {
+				if i == spinCheck && !oneCPU && r.sharesCPUWithPeer() {
 					osYieldEvery = 1
 				}
 				if time.Since(start) > spin {
@@ -1069,13 +1073,27 @@ func (r *reader) wait(socketOnly bool) {
 	atomic.StoreUint32(w.waiting, 0)
 }
 
+// cpuCheckEvery is how many spinning waits reuse one answer of
+// peerSharesCPU: processes move between processors far less often than
+// messages come, and the check costs a system call.
+const cpuCheckEvery = 16
+
+// sharesCPUWithPeer is peerSharesCPU, asked afresh every cpuCheckEvery
+// calls.
+func (r *reader) sharesCPUWithPeer() bool {
+	if r.cpuChecks%cpuCheckEvery == 0 {
+		r.sharesCPU = r.peerSharesCPU()
+	}
+	r.cpuChecks++
+	return r.sharesCPU
+}
+
 // peerSharesCPU records the processor this reader spins on in the ring
 // it consumes and reports whether the peer's reader last spun on the
 // same one (as it recorded in our ring). Two readers that share a
 // processor must yield it to each other at once, or each waits out the
 // other's spin; two on different processors answer each other soonest if
-// they keep theirs. Called once per wait that spins, so the cost (a
-// system call) is well below the spin's.
+// they keep theirs.
 func (r *reader) peerSharesCPU() bool {
 	cpu, ok := currentCPU()
 	if !ok {
