@@ -184,8 +184,16 @@ func threeProcesses() error {
 		}
 		fmt.Printf("broker: %s reports: %s\n", role, report)
 	}
+	// The proxy the move left here goes once both ends have told it the
+	// last parcel it will forward, which may come after the reports.
 	stats := broker.Stats()
-	fmt.Printf("broker: proxies left here: %d; parcels received from nodes: %d\n", stats.Proxies, stats.ParcelsReceived)
+	waited := time.Duration(0)
+	for stats.Proxies > 0 && waited < 5*time.Second {
+		time.Sleep(time.Millisecond)
+		waited += time.Millisecond
+		stats = broker.Stats()
+	}
+	fmt.Printf("broker: proxies left here: %d (after %v); parcels received from nodes: %d\n", stats.Proxies, waited, stats.ParcelsReceived)
 	for role, p := range portals {
 		p.Close()
 		if err := children[role].Wait(); err != nil {
