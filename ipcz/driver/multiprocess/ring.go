@@ -87,8 +87,8 @@ var errRingCorrupt = errMalformed
 type ringWords struct {
 	tail, sockSeq, head    *uint64
 	waiting, doorbell, cpu *uint32
-	area                []byte
-	capacity            uint64
+	area                   []byte
+	capacity               uint64
 }
 
 // mapRingWords returns the words of a ring of the given capacity mapped
