@@ -187,8 +187,10 @@ func TestCThreads(t *testing.T) {
 			t.Skip("slow under valgrind; run in the plain (not -race) pass")
 		}
 		// Errors inside the library (the Go runtime) are suppressed: this
-		// checks the C side, and definite leaks.
-		runPass(t, vg, "--suppressions="+filepath.Join(root, "capi", "testdata", "c", "libmojo.supp"),
+		// checks the C side, and definite leaks. Valgrind runs one thread
+		// at a time; without fair scheduling the close race's busy writer
+		// can keep the main thread from running for minutes.
+		runPass(t, vg, "--fair-sched=yes", "--suppressions="+filepath.Join(root, "capi", "testdata", "c", "libmojo.supp"),
 			"--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite", "-q",
 			compile(t, "threads_test"), "40")
 	})
