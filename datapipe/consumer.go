@@ -25,13 +25,9 @@ type Consumer struct {
 // closed, else ShouldWait.
 func (c *Consumer) ReadData(elements []byte, numBytes uint32, flags ReadFlags) (uint32, types.Result) {
 	c.mu.Lock()
-	if !c.usableLocked() {
+	if r := c.readyLocked(); r != types.ResultOK {
 		c.mu.Unlock()
-		return 0, types.ResultInvalidArgument
-	}
-	if c.twoPhase {
-		c.mu.Unlock()
-		return 0, types.ResultBusy
+		return 0, r
 	}
 	c.refreshLocked()
 	c.newData = false
@@ -70,11 +66,7 @@ func (c *Consumer) ReadData(elements []byte, numBytes uint32, flags ReadFlags) (
 		c.copyOut(elements[:n], c.offset)
 	}
 	if discard || flags&ReadFlagPeek == 0 {
-		wake := c.publishLocked(n)
-		c.mu.Unlock()
-		if wake {
-			c.sendWake()
-		}
+		c.publishUnlock(n)
 		return n, types.ResultOK
 	}
 	c.mu.Unlock()
@@ -90,11 +82,8 @@ func (c *Consumer) ReadData(elements []byte, numBytes uint32, flags ReadFlags) (
 func (c *Consumer) BeginReadData(flags ReadFlags) ([]byte, types.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.usableLocked() {
-		return nil, types.ResultInvalidArgument
-	}
-	if c.twoPhase {
-		return nil, types.ResultBusy
+	if r := c.readyLocked(); r != types.ResultOK {
+		return nil, r
 	}
 	if flags != 0 {
 		return nil, types.ResultInvalidArgument
@@ -107,10 +96,7 @@ func (c *Consumer) BeginReadData(flags ReadFlags) ([]byte, types.Result) {
 		}
 		return nil, types.ResultShouldWait
 	}
-	span := min(c.count, c.opts.CapacityNumBytes-c.offset)
-	c.twoPhase = true
-	c.twoPhaseMax = span
-	return c.ring[c.offset : c.offset+span : c.offset+span], types.ResultOK
+	return c.beginTwoPhaseLocked(), types.ResultOK
 }
 
 // EndReadData consumes the first n bytes of the two-phase read's span and
@@ -128,21 +114,7 @@ func (c *Consumer) EndReadData(n uint32) types.Result {
 		c.mu.Unlock()
 		return types.ResultInvalidArgument
 	}
-	c.twoPhase = false
-	if n > c.twoPhaseMax || n%c.opts.ElementNumBytes != 0 {
-		c.mu.Unlock()
-		return types.ResultInvalidArgument
-	}
-	if n == 0 {
-		c.mu.Unlock()
-		return types.ResultOK
-	}
-	wake := c.publishLocked(n)
-	c.mu.Unlock()
-	if wake {
-		c.sendWake()
-	}
-	return types.ResultOK
+	return c.endTwoPhaseUnlock(n)
 }
 
 // SignalsState returns the consumer's signals (see the package doc). A

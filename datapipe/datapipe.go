@@ -247,6 +247,59 @@ func (e *endpoint) publishLocked(n uint32) (wake bool) {
 	return false
 }
 
+// readyLocked is the check every read and write call begins with:
+// InvalidArgument if closed or in transit, Busy during a two-phase
+// operation, else OK. Preconditions: mu held.
+func (e *endpoint) readyLocked() types.Result {
+	switch {
+	case !e.usableLocked():
+		return types.ResultInvalidArgument
+	case e.twoPhase:
+		return types.ResultBusy
+	}
+	return types.ResultOK
+}
+
+// publishUnlock is publishLocked(n) followed by unlocking mu and sending
+// the wake-up the peer asked for, if it did. Preconditions: mu held;
+// usable.
+func (e *endpoint) publishUnlock(n uint32) {
+	wake := e.publishLocked(n)
+	e.mu.Unlock()
+	if wake {
+		e.sendWake()
+	}
+}
+
+// beginTwoPhaseLocked starts a two-phase operation and returns its span:
+// the count bytes at offset, up to the end of the ring. Preconditions: mu
+// held; usable; not in a two-phase operation; count > 0.
+func (e *endpoint) beginTwoPhaseLocked() []byte {
+	span := min(e.count, e.opts.CapacityNumBytes-e.offset)
+	e.twoPhase = true
+	e.twoPhaseMax = span
+	return e.ring[e.offset : e.offset+span : e.offset+span]
+}
+
+// endTwoPhaseUnlock ends the two-phase operation, publishes the first n
+// bytes of its span and unlocks mu. If n exceeds the span or is not a
+// whole number of elements it publishes nothing and returns
+// InvalidArgument. Preconditions: mu held; usable; in a two-phase
+// operation.
+func (e *endpoint) endTwoPhaseUnlock(n uint32) types.Result {
+	e.twoPhase = false
+	if n > e.twoPhaseMax || n%e.opts.ElementNumBytes != 0 {
+		e.mu.Unlock()
+		return types.ResultInvalidArgument
+	}
+	if n == 0 {
+		e.mu.Unlock()
+		return types.ResultOK
+	}
+	e.publishUnlock(n)
+	return types.ResultOK
+}
+
 // sendWake puts a wake-up (an empty parcel) on the portal. Preconditions:
 // mu not held; publishLocked returned true.
 func (e *endpoint) sendWake() {

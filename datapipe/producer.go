@@ -25,13 +25,9 @@ func (p *Producer) WriteData(data []byte, flags WriteFlags) (uint32, types.Resul
 	}
 	num := uint32(len(data))
 	p.mu.Lock()
-	if !p.usableLocked() {
+	if r := p.readyLocked(); r != types.ResultOK {
 		p.mu.Unlock()
-		return 0, types.ResultInvalidArgument
-	}
-	if p.twoPhase {
-		p.mu.Unlock()
-		return 0, types.ResultBusy
+		return 0, r
 	}
 	p.refreshLocked()
 	switch {
@@ -54,11 +50,7 @@ func (p *Producer) WriteData(data []byte, flags WriteFlags) (uint32, types.Resul
 		return 0, types.ResultShouldWait
 	}
 	p.copyIn(p.offset, data[:n])
-	wake := p.publishLocked(n)
-	p.mu.Unlock()
-	if wake {
-		p.sendWake()
-	}
+	p.publishUnlock(n)
 	return n, types.ResultOK
 }
 
@@ -72,11 +64,11 @@ func (p *Producer) WriteData(data []byte, flags WriteFlags) (uint32, types.Resul
 func (p *Producer) BeginWriteData(flags WriteFlags) ([]byte, types.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.usableLocked() || flags&WriteFlagAllOrNone != 0 {
+	if flags&WriteFlagAllOrNone != 0 {
 		return nil, types.ResultInvalidArgument
 	}
-	if p.twoPhase {
-		return nil, types.ResultBusy
+	if r := p.readyLocked(); r != types.ResultOK {
+		return nil, r
 	}
 	p.refreshLocked()
 	if p.peerClosed {
@@ -85,10 +77,7 @@ func (p *Producer) BeginWriteData(flags WriteFlags) ([]byte, types.Result) {
 	if p.count == 0 {
 		return nil, types.ResultShouldWait
 	}
-	span := min(p.opts.CapacityNumBytes-p.offset, p.count)
-	p.twoPhase = true
-	p.twoPhaseMax = span
-	return p.ring[p.offset : p.offset+span : p.offset+span], types.ResultOK
+	return p.beginTwoPhaseLocked(), types.ResultOK
 }
 
 // EndWriteData commits the first n bytes of the two-phase write's span and
@@ -107,21 +96,7 @@ func (p *Producer) EndWriteData(n uint32) types.Result {
 		p.mu.Unlock()
 		return types.ResultFailedPrecondition
 	}
-	p.twoPhase = false
-	if n > p.twoPhaseMax || n%p.opts.ElementNumBytes != 0 {
-		p.mu.Unlock()
-		return types.ResultInvalidArgument
-	}
-	if n == 0 {
-		p.mu.Unlock()
-		return types.ResultOK
-	}
-	wake := p.publishLocked(n)
-	p.mu.Unlock()
-	if wake {
-		p.sendWake()
-	}
-	return types.ResultOK
+	return p.endTwoPhaseUnlock(n)
 }
 
 // SignalsState returns the producer's signals (see the package doc). A

@@ -133,9 +133,9 @@
 // Every method may be called from any goroutine, concurrently with any
 // other, including from inside an activity handler. The locks are:
 //
-//   - Driver.mu: the handle table and its counters;
+//   - Driver.mu: the handle table and its counters (package handles);
 //   - endpoint.mu, one per transport endpoint: its state, handler and queue;
-//   - Driver.reportsMu: the bad-activity reports and hook.
+//   - Driver.reports (its own mutex): the bad-activity reports and hook.
 //
 // Lock order: there is none to follow, because the driver never holds two of
 // its locks at once. No lock is held while an activity handler or the

@@ -3,9 +3,10 @@ package inprocess
 import (
 	"crypto/rand"
 	"strconv"
-	"sync"
 	"sync/atomic"
 
+	"github.com/ipcz-go/ipcz-go/internal/handles"
+	"github.com/ipcz-go/ipcz-go/internal/reports"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 )
 
@@ -83,25 +84,13 @@ const MaxSharedMemoryBytes = 1 << 30
 type Driver struct {
 	mode Mode // immutable
 
-	mu struct {
-		sync.Mutex
-		// objects is the handle table. Guarded by mu.
-		objects map[ipcz.DriverHandle]object
-		// next is the last handle given out. Guarded by mu.
-		next uint64
-		// counts mirrors objects by kind. Guarded by mu.
-		counts ObjectCounts
-	}
+	// mu is the handle table, with the mutex that guards it (see package
+	// handles).
+	mu handles.Table[ipcz.DriverHandle, object]
 
-	reportsMu struct {
-		sync.Mutex
-		// reports are the calls of ReportBadTransportActivity, in order.
-		// Guarded by reportsMu.
-		reports []BadActivityReport
-		// hook is called (without any lock held) after each report is
-		// recorded. Guarded by reportsMu.
-		hook func(BadActivityReport)
-	}
+	// reports are the calls of ReportBadTransportActivity (see package
+	// reports).
+	reports reports.Log[BadActivityReport]
 
 	// allocations counts successful AllocateSharedMemory calls. Atomic.
 	allocations atomic.Int64
@@ -118,7 +107,7 @@ func New(mode Mode) *Driver {
 		panic("inprocess: unknown mode " + mode.String())
 	}
 	d := &Driver{mode: mode}
-	d.mu.objects = make(map[ipcz.DriverHandle]object)
+	d.mu.Init(func(o object) int { return int(o.kind()) })
 	return d
 }
 
@@ -127,77 +116,17 @@ func (d *Driver) Mode() Mode { return d.mode }
 
 func (d *Driver) async() bool { return d.mode != Sync }
 
-// counter returns the count for k within c.
-func counter(c *ObjectCounts, k kind) *int {
-	switch k {
-	case kindTransport:
-		return &c.Transports
-	case kindMemory:
-		return &c.Memories
-	case kindMapping:
-		return &c.Mappings
-	case kindBlob:
-		return &c.Blobs
-	case kindSerialized:
-		return &c.Serialized
-	}
-	panic("inprocess: object of unknown kind") // unreachable: kinds are ours
-}
-
-// insert adds o to the table and returns its new handle.
-func (d *Driver) insert(o object) ipcz.DriverHandle {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.insertLocked(o)
-}
-
-// insertLocked is insert with d.mu held.
-func (d *Driver) insertLocked(o object) ipcz.DriverHandle {
-	d.mu.next++
-	h := ipcz.DriverHandle(d.mu.next)
-	d.mu.objects[h] = o
-	*counter(&d.mu.counts, o.kind())++
-	return h
-}
-
-// lookup returns the object named by h, or nil.
-func (d *Driver) lookup(h ipcz.DriverHandle) object {
-	if h == ipcz.InvalidDriverHandle {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.mu.objects[h]
-}
-
-// remove takes h out of the table if it names o (any object if o is nil)
-// and returns the object removed, or nil.
-func (d *Driver) remove(h ipcz.DriverHandle, o object) object {
-	if h == ipcz.InvalidDriverHandle {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.removeLocked(h, o)
-}
-
-// removeLocked is remove with d.mu held.
-func (d *Driver) removeLocked(h ipcz.DriverHandle, o object) object {
-	cur, ok := d.mu.objects[h]
-	if !ok || (o != nil && cur != o) {
-		return nil
-	}
-	delete(d.mu.objects, h)
-	*counter(&d.mu.counts, cur.kind())--
-	return cur
-}
-
 // LiveObjects returns the number of live objects of each kind. Tests use it
 // to check that everything was closed.
 func (d *Driver) LiveObjects() ObjectCounts {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.mu.counts
+	c := d.mu.Counts()
+	return ObjectCounts{
+		Transports: c[kindTransport],
+		Memories:   c[kindMemory],
+		Mappings:   c[kindMapping],
+		Blobs:      c[kindBlob],
+		Serialized: c[kindSerialized],
+	}
 }
 
 // RunningGoroutines returns the number of delivery goroutines still
@@ -217,7 +146,7 @@ func (d *Driver) AllocationCount() int64 { return d.allocations.Load() }
 //
 // Errors: InvalidArgument if handle names no object.
 func (d *Driver) Close(handle ipcz.DriverHandle) error {
-	o := d.remove(handle, nil)
+	o := d.mu.Remove(handle, nil)
 	if o == nil {
 		return ipcz.InvalidArgument
 	}
@@ -255,35 +184,20 @@ func (d *Driver) ReportBadTransportActivity(transport ipcz.DriverHandle, context
 }
 
 func (d *Driver) reportBad(node string, transport ipcz.DriverHandle, context uintptr) error {
-	if _, ok := d.lookup(transport).(*endpoint); !ok {
+	if _, ok := d.mu.Lookup(transport).(*endpoint); !ok {
 		return ipcz.InvalidArgument
 	}
-	r := BadActivityReport{Node: node, Transport: transport, Context: context}
-	d.reportsMu.Lock()
-	d.reportsMu.reports = append(d.reportsMu.reports, r)
-	hook := d.reportsMu.hook
-	d.reportsMu.Unlock()
-	if hook != nil {
-		hook(r)
-	}
+	d.reports.Record(BadActivityReport{Node: node, Transport: transport, Context: context})
 	return nil
 }
 
 // BadActivityReports returns a copy of every report made so far, in order.
-func (d *Driver) BadActivityReports() []BadActivityReport {
-	d.reportsMu.Lock()
-	defer d.reportsMu.Unlock()
-	return append([]BadActivityReport(nil), d.reportsMu.reports...)
-}
+func (d *Driver) BadActivityReports() []BadActivityReport { return d.reports.All() }
 
 // SetBadActivityHook installs a function called after each report is
 // recorded, on the reporting goroutine with no driver lock held. nil removes
 // it.
-func (d *Driver) SetBadActivityHook(hook func(BadActivityReport)) {
-	d.reportsMu.Lock()
-	d.reportsMu.hook = hook
-	d.reportsMu.Unlock()
-}
+func (d *Driver) SetBadActivityHook(hook func(BadActivityReport)) { d.reports.SetHook(hook) }
 
 // GenerateRandomBytes fills buffer from crypto/rand. It never fails.
 func (d *Driver) GenerateRandomBytes(buffer []byte) error {

@@ -1,16 +1,14 @@
 package inprocess
 
 import (
-	"fmt"
 	"os"
-	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 )
 
@@ -29,42 +27,7 @@ func forEachMode(t *testing.T, f func(t *testing.T, d *Driver)) {
 // alive once the tests finish, after a bounded wait. Goroutines of the
 // testing framework itself (such as the fuzzing coordinator's) are ignored.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		var leaked []string
-		waitUntil(10*time.Second, func() bool {
-			leaked = ourGoroutines()
-			return len(leaked) == 0
-		})
-		if len(leaked) != 0 {
-			fmt.Fprintf(os.Stderr, "goroutine leak: %d goroutines still running package code:\n\n%s\n",
-				len(leaked), strings.Join(leaked, "\n\n"))
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// ourGoroutines returns the stacks of the goroutines, other than the
-// calling one, that have a frame in this package.
-func ourGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	const pkg = "github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess."
-	var out []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i > 0 && strings.Contains(g, pkg) { // the first is the caller
-			out = append(out, g)
-		}
-	}
-	return out
+	os.Exit(leakcheck.AfterTests(m.Run(), 10*time.Second, "github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"))
 }
 
 // newDriver returns a Driver whose cleanup checks (after a bounded wait)
@@ -86,15 +49,9 @@ func newDriver(t testing.TB, mode Mode) *Driver {
 	return d
 }
 
+// waitUntil polls cond until it holds or the timeout passes.
 func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-	return true
+	return leakcheck.WaitUntil(timeout, 200*time.Microsecond, cond)
 }
 
 // waitFor fails the test if cond does not hold within 10 seconds.

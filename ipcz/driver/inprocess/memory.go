@@ -42,13 +42,13 @@ func (d *Driver) AllocateSharedMemory(numBytes int) (ipcz.DriverHandle, error) {
 	case numBytes > MaxSharedMemoryBytes:
 		return 0, ipcz.ResourceExhausted
 	}
-	h := d.insert(&memory{r: &region{buf: alignedBytes(numBytes)}})
+	h := d.mu.Insert(&memory{r: &region{buf: alignedBytes(numBytes)}})
 	d.allocations.Add(1)
 	return h, nil
 }
 
 func (d *Driver) lookupMemory(h ipcz.DriverHandle) *memory {
-	m, _ := d.lookup(h).(*memory)
+	m, _ := d.mu.Lookup(h).(*memory)
 	return m
 }
 
@@ -71,7 +71,7 @@ func (d *Driver) DuplicateSharedMemory(mem ipcz.DriverHandle) (ipcz.DriverHandle
 	if m == nil {
 		return 0, ipcz.InvalidArgument
 	}
-	return d.insert(&memory{r: m.r}), nil
+	return d.mu.Insert(&memory{r: m.r}), nil
 }
 
 // MapSharedMemory returns a mapping handle and the region's bytes (len and
@@ -84,20 +84,20 @@ func (d *Driver) MapSharedMemory(mem ipcz.DriverHandle) (ipcz.DriverHandle, []by
 	if m == nil {
 		return 0, nil, ipcz.InvalidArgument
 	}
-	return d.insert(&mapping{r: m.r}), m.r.buf, nil
+	return d.mu.Insert(&mapping{r: m.r}), m.r.buf, nil
 }
 
 // NewBlob returns a handle to a new blob holding a copy of b. Blobs can be
 // boxed, serialized and sent like any other driver object.
 func (d *Driver) NewBlob(b []byte) ipcz.DriverHandle {
-	return d.insert(&blob{b: append([]byte{}, b...)})
+	return d.mu.Insert(&blob{b: append([]byte{}, b...)})
 }
 
 // BlobBytes returns a copy of the bytes of a blob.
 //
 // Errors: InvalidArgument if h is not a blob.
 func (d *Driver) BlobBytes(h ipcz.DriverHandle) ([]byte, error) {
-	b, ok := d.lookup(h).(*blob)
+	b, ok := d.mu.Lookup(h).(*blob)
 	if !ok {
 		return nil, ipcz.InvalidArgument
 	}

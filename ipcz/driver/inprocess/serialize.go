@@ -37,7 +37,7 @@ func (*serialized) kind() kind { return kindSerialized }
 //   - otherwise nil: the first SerializedNumBytes bytes of data and the
 //     first handle of handles are written, and handle is no longer valid.
 func (d *Driver) Serialize(handle, transport ipcz.DriverHandle, data []byte, handles []ipcz.DriverHandle) (numBytes, numHandles int, err error) {
-	o := d.lookup(handle)
+	o := d.mu.Lookup(handle)
 	switch o := o.(type) {
 	case *endpoint:
 		o.mu.Lock()
@@ -69,11 +69,11 @@ func (d *Driver) Serialize(handle, transport ipcz.DriverHandle, data []byte, han
 	}
 
 	d.mu.Lock()
-	if d.removeLocked(handle, o) == nil { // closed meanwhile
+	if d.mu.RemoveLocked(handle, o) == nil { // closed meanwhile
 		d.mu.Unlock()
 		return 0, 0, ipcz.InvalidArgument
 	}
-	h := d.insertLocked(&serialized{inner: o})
+	h := d.mu.InsertLocked(&serialized{inner: o})
 	d.mu.Unlock()
 
 	binary.LittleEndian.PutUint32(data[0:], uint32(o.kind()))
@@ -106,10 +106,10 @@ func (d *Driver) Deserialize(data []byte, handles []ipcz.DriverHandle, transport
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, ok := d.mu.objects[handles[0]].(*serialized)
+	s, ok := d.mu.LookupLocked(handles[0]).(*serialized)
 	if !ok || uint32(s.inner.kind()) != k {
 		return 0, ipcz.InvalidArgument
 	}
-	d.removeLocked(handles[0], s)
-	return d.insertLocked(s.inner), nil
+	d.mu.RemoveLocked(handles[0], s)
+	return d.mu.InsertLocked(s.inner), nil
 }

@@ -75,7 +75,7 @@ func TestSerializeTwoPass(t *testing.T) {
 					}
 				}
 				// The object is still ours after the failed passes.
-				if d.lookup(h) == nil {
+				if d.mu.Lookup(h) == nil {
 					t.Fatal("object consumed by a failed Serialize")
 				}
 
@@ -105,7 +105,7 @@ func TestSerializeTwoPass(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Deserialize: %v", err)
 				}
-				if k := d.lookup(got).kind(); k != s.kind {
+				if k := d.mu.Lookup(got).kind(); k != s.kind {
 					t.Errorf("deserialized kind %d, want %d", k, s.kind)
 				}
 				wantErr(t, "Close(deserialized)", d.Close(got), nil)
@@ -309,7 +309,7 @@ func FuzzDeserialize(f *testing.F) {
 		if len(data) != 8 || len(hs) != 1 {
 			t.Fatalf("accepted %x with %d handles", data, len(hs))
 		}
-		if uint32(d.lookup(h).kind()) != binary.LittleEndian.Uint32(data) {
+		if uint32(d.mu.Lookup(h).kind()) != binary.LittleEndian.Uint32(data) {
 			t.Fatal("kind mismatch accepted")
 		}
 	})

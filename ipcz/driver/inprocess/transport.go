@@ -130,7 +130,7 @@ func newPair(d *Driver, aBroker, bBroker bool) (*endpoint, *endpoint) {
 func (d *Driver) insertPair(a, b *endpoint) (ipcz.DriverHandle, ipcz.DriverHandle) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.insertLocked(a), d.insertLocked(b)
+	return d.mu.InsertLocked(a), d.mu.InsertLocked(b)
 }
 
 // NewTransportPair returns two new, entangled, idle transport endpoints,
@@ -149,8 +149,8 @@ func (d *Driver) NewTransportPair(aIsBroker, bIsBroker bool) (a, b ipcz.DriverHa
 // Errors: InvalidArgument if transport0 or transport1 is not a transport
 // endpoint.
 func (d *Driver) CreateTransports(transport0, transport1 ipcz.DriverHandle) (ipcz.DriverHandle, ipcz.DriverHandle, error) {
-	e0, ok0 := d.lookup(transport0).(*endpoint)
-	e1, ok1 := d.lookup(transport1).(*endpoint)
+	e0, ok0 := d.mu.Lookup(transport0).(*endpoint)
+	e1, ok1 := d.mu.Lookup(transport1).(*endpoint)
 	if !ok0 || !ok1 {
 		return 0, 0, ipcz.InvalidArgument
 	}
@@ -160,7 +160,7 @@ func (d *Driver) CreateTransports(transport0, transport1 ipcz.DriverHandle) (ipc
 
 // lookupEndpoint returns the open endpoint named by h, or nil.
 func (d *Driver) lookupEndpoint(h ipcz.DriverHandle) *endpoint {
-	e, _ := d.lookup(h).(*endpoint)
+	e, _ := d.mu.Lookup(h).(*endpoint)
 	return e
 }
 
@@ -274,7 +274,7 @@ func (d *Driver) transmissible(hs []ipcz.DriverHandle) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, h := range hs {
-		if _, ok := d.mu.objects[h].(*serialized); !ok {
+		if _, ok := d.mu.LookupLocked(h).(*serialized); !ok {
 			return false
 		}
 		for _, prev := range hs[:i] {

@@ -221,8 +221,8 @@
 // Every method may be called from any goroutine, concurrently with any
 // other, including from inside an activity handler. The locks are:
 //
-//   - Driver.mu: the handle table and its counters;
-//   - Driver.reportsMu: the bad-activity reports and hook;
+//   - Driver.mu: the handle table and its counters (package handles);
+//   - Driver.reports (its own mutex): the bad-activity reports and hook;
 //   - transport.mu, one per transport: its life-cycle state and socket;
 //   - transport.w, one per transport: its send queue, its sequence
 //     numbers and its own ring. It is held across each sendmsg and ring

@@ -4,10 +4,11 @@ import (
 	"crypto/rand"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/handles"
+	"github.com/ipcz-go/ipcz-go/internal/reports"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 )
 
@@ -50,26 +51,13 @@ func (c ObjectCounts) Total() int {
 // Driver is the multiprocess ipcz driver. Create one per process with New
 // and give it to every node of the process. The zero value is not usable.
 type Driver struct {
-	mu struct {
-		sync.Mutex
-		// objects is the handle table. Guarded by mu.
-		objects map[ipcz.DriverHandle]object
-		// next is the last handle given out; handles are never reused.
-		// Guarded by mu.
-		next uint64
-		// counts mirrors objects by kind. Guarded by mu.
-		counts ObjectCounts
-	}
+	// mu is the handle table, with the mutex that guards it (see package
+	// handles).
+	mu handles.Table[ipcz.DriverHandle, object]
 
-	reportsMu struct {
-		sync.Mutex
-		// reports are the calls of ReportBadTransportActivity, in order.
-		// Guarded by reportsMu.
-		reports []BadActivityReport
-		// hook is called (with no lock held) after each report is
-		// recorded. Guarded by reportsMu.
-		hook func(BadActivityReport)
-	}
+	// reports are the calls of ReportBadTransportActivity and the
+	// driver's own reports (see package reports).
+	reports reports.Log[BadActivityReport]
 
 	// goroutines counts running reader, watcher and writer goroutines.
 	// Atomic.
@@ -171,91 +159,37 @@ func New(opts ...Option) *Driver {
 	for _, o := range opts {
 		o(&d.opts)
 	}
-	d.mu.objects = make(map[ipcz.DriverHandle]object)
+	d.mu.Init(func(o object) int { return int(o.kind()) })
 	return d
 }
 
 // FastPathEnabled reports whether the transport ends of d offer a ring.
 func (d *Driver) FastPathEnabled() bool { return d.opts.ringCapacity > 0 }
 
-// counter returns the count for k within c.
-func counter(c *ObjectCounts, k kind) *int {
-	switch k {
-	case kindTransport:
-		return &c.Transports
-	case kindMemory:
-		return &c.Memories
-	case kindMapping:
-		return &c.Mappings
-	case kindFD:
-		return &c.FDs
-	case kindTransmissible:
-		return &c.Transmissible
-	}
-	panic("multiprocess: object of unknown kind") // unreachable: kinds are ours
-}
+// lookup, insertLocked, removeLocked and restoreLocked are the table's
+// Lookup, InsertLocked, RemoveLocked and RestoreLocked, for the transport
+// code.
+func (d *Driver) lookup(h ipcz.DriverHandle) object { return d.mu.Lookup(h) }
 
-// insert adds o to the table and returns its new handle.
-func (d *Driver) insert(o object) ipcz.DriverHandle {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.insertLocked(o)
-}
+func (d *Driver) insertLocked(o object) ipcz.DriverHandle { return d.mu.InsertLocked(o) }
 
-// insertLocked is insert with d.mu held.
-func (d *Driver) insertLocked(o object) ipcz.DriverHandle {
-	d.mu.next++
-	h := ipcz.DriverHandle(d.mu.next)
-	d.mu.objects[h] = o
-	*counter(&d.mu.counts, o.kind())++
-	return h
-}
-
-// restoreLocked puts o back under the handle it had before a remove. The
-// handle has not been reused, because handles never are.
-func (d *Driver) restoreLocked(h ipcz.DriverHandle, o object) {
-	d.mu.objects[h] = o
-	*counter(&d.mu.counts, o.kind())++
-}
-
-// lookup returns the object named by h, or nil.
-func (d *Driver) lookup(h ipcz.DriverHandle) object {
-	if h == ipcz.InvalidDriverHandle {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.mu.objects[h]
-}
-
-// remove takes h out of the table if it names o (any object if o is nil)
-// and returns the object removed, or nil.
-func (d *Driver) remove(h ipcz.DriverHandle, o object) object {
-	if h == ipcz.InvalidDriverHandle {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.removeLocked(h, o)
-}
-
-// removeLocked is remove with d.mu held.
 func (d *Driver) removeLocked(h ipcz.DriverHandle, o object) object {
-	cur, ok := d.mu.objects[h]
-	if !ok || (o != nil && cur != o) {
-		return nil
-	}
-	delete(d.mu.objects, h)
-	*counter(&d.mu.counts, cur.kind())--
-	return cur
+	return d.mu.RemoveLocked(h, o)
 }
+
+func (d *Driver) restoreLocked(h ipcz.DriverHandle, o object) { d.mu.RestoreLocked(h, o) }
 
 // LiveObjects returns the number of live objects of each kind. Tests use it
 // to check that everything was closed.
 func (d *Driver) LiveObjects() ObjectCounts {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.mu.counts
+	c := d.mu.Counts()
+	return ObjectCounts{
+		Transports:    c[kindTransport],
+		Memories:      c[kindMemory],
+		Mappings:      c[kindMapping],
+		FDs:           c[kindFD],
+		Transmissible: c[kindTransmissible],
+	}
 }
 
 // RunningGoroutines returns the number of reader, socket watcher and
@@ -279,7 +213,7 @@ func (d *Driver) RunningGoroutines() int { return int(d.goroutines.Load()) }
 //
 // Errors: InvalidArgument if handle names no object.
 func (d *Driver) Close(handle ipcz.DriverHandle) error {
-	o := d.remove(handle, nil)
+	o := d.mu.Remove(handle, nil)
 	if o == nil {
 		return ipcz.InvalidArgument
 	}
@@ -330,31 +264,15 @@ func (d *Driver) ReportBadTransportActivity(transport ipcz.DriverHandle, context
 }
 
 // recordBadActivity records r and calls the hook. No lock may be held.
-func (d *Driver) recordBadActivity(r BadActivityReport) {
-	d.reportsMu.Lock()
-	d.reportsMu.reports = append(d.reportsMu.reports, r)
-	hook := d.reportsMu.hook
-	d.reportsMu.Unlock()
-	if hook != nil {
-		hook(r)
-	}
-}
+func (d *Driver) recordBadActivity(r BadActivityReport) { d.reports.Record(r) }
 
 // BadActivityReports returns a copy of every report made so far, in order.
-func (d *Driver) BadActivityReports() []BadActivityReport {
-	d.reportsMu.Lock()
-	defer d.reportsMu.Unlock()
-	return append([]BadActivityReport(nil), d.reportsMu.reports...)
-}
+func (d *Driver) BadActivityReports() []BadActivityReport { return d.reports.All() }
 
 // SetBadActivityHook installs a function called after each report is
 // recorded, on the reporting goroutine with no driver lock held. nil
 // removes it.
-func (d *Driver) SetBadActivityHook(hook func(BadActivityReport)) {
-	d.reportsMu.Lock()
-	d.reportsMu.hook = hook
-	d.reportsMu.Unlock()
-}
+func (d *Driver) SetBadActivityHook(hook func(BadActivityReport)) { d.reports.SetHook(hook) }
 
 // GenerateRandomBytes fills buffer from crypto/rand (getrandom(2)). It
 // never fails.

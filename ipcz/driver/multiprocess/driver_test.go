@@ -40,7 +40,7 @@ func newKit(t *testing.T) *kit {
 	require.NoError(t, err)
 	dupFD, err := dupCloexec(fd)
 	require.NoError(t, err)
-	k.trans = d.insert(&transmissible{fd: dupFD})
+	k.trans = d.mu.Insert(&transmissible{fd: dupFD})
 	t.Cleanup(func() {
 		for _, h := range []ipcz.DriverHandle{k.idle, peer, peer2, k.mem, k.mapping, k.fd, k.trans} {
 			_ = d.Close(h)
@@ -86,10 +86,10 @@ func TestTransportArgumentErrors(t *testing.T) {
 	// they stay valid.
 	for _, h := range []ipcz.DriverHandle{0, 999, k.idle, k.mem, k.mapping, k.fd} {
 		require.Equal(t, ipcz.InvalidArgument, d.Transmit(k.active, nil, []ipcz.DriverHandle{k.trans, h}))
-		require.IsType(t, &transmissible{}, d.lookup(k.trans))
+		require.IsType(t, &transmissible{}, d.mu.Lookup(k.trans))
 	}
 	require.Equal(t, ipcz.InvalidArgument, d.Transmit(k.active, nil, []ipcz.DriverHandle{k.trans, k.trans}))
-	require.IsType(t, &transmissible{}, d.lookup(k.trans))
+	require.IsType(t, &transmissible{}, d.mu.Lookup(k.trans))
 	require.Equal(t, ipcz.ResourceExhausted, d.Transmit(k.active, make([]byte, MaxMessageBytes+1), nil))
 	require.Equal(t, ipcz.ResourceExhausted, d.Transmit(k.active, nil, make([]ipcz.DriverHandle, MaxMessageHandles+1)))
 	// More than 64 descriptors per byte of the frame cannot be carried.

@@ -31,7 +31,7 @@ func (d *Driver) WrapFileDescriptor(fd int) (ipcz.DriverHandle, error) {
 	if fd < 0 || !fdIsOpen(fd) {
 		return 0, ipcz.InvalidArgument
 	}
-	return d.insert(&fdObject{fd: fd}), nil
+	return d.mu.Insert(&fdObject{fd: fd}), nil
 }
 
 // UnwrapFileDescriptor consumes an object made by WrapFileDescriptor (here,
@@ -42,10 +42,10 @@ func (d *Driver) WrapFileDescriptor(fd int) (ipcz.DriverHandle, error) {
 func (d *Driver) UnwrapFileDescriptor(handle ipcz.DriverHandle) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	o, ok := d.mu.objects[handle].(*fdObject)
+	o, ok := d.mu.LookupLocked(handle).(*fdObject)
 	if !ok {
 		return -1, ipcz.InvalidArgument
 	}
-	d.removeLocked(handle, o)
+	d.mu.RemoveLocked(handle, o)
 	return o.fd, nil
 }

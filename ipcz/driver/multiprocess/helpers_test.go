@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/stretchr/testify/require"
 )
@@ -47,20 +47,8 @@ func TestMain(m *testing.M) {
 		os.Exit(f())
 	}
 	warmUpPoller()
-	code := m.Run()
-	if code == 0 {
-		var leaked []string
-		waitUntil(10*time.Second, func() bool {
-			leaked = ourGoroutines()
-			return len(leaked) == 0
-		})
-		if len(leaked) != 0 {
-			fmt.Fprintf(os.Stderr, "goroutine leak: %d goroutines still running package code:\n\n%s\n",
-				len(leaked), strings.Join(leaked, "\n\n"))
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(leakcheck.AfterTests(m.Run(), 10*time.Second,
+		"github.com/ipcz-go/ipcz-go/ipcz/driver/multiprocess", "testing.(*F).Fuzz"))
 }
 
 // warmUpPoller makes the Go runtime create the descriptors of its
@@ -76,38 +64,9 @@ func warmUpPoller() {
 	w.Close()
 }
 
-// ourGoroutines returns the stacks of the goroutines, other than the
-// calling one, that have a frame in this package.
-func ourGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	const pkg = "github.com/ipcz-go/ipcz-go/ipcz/driver/multiprocess."
-	var out []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i > 0 && strings.Contains(g, pkg) && !strings.Contains(g, "testing.(*F).Fuzz") {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
 // waitUntil polls cond until it holds or the timeout passes.
 func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return true
+	return leakcheck.WaitUntil(timeout, time.Millisecond, cond)
 }
 
 // openFDs returns the descriptors open in this process, as listed by

@@ -27,7 +27,7 @@ type mapping struct {
 func (*mapping) kind() kind { return kindMapping }
 
 func (d *Driver) lookupMemory(h ipcz.DriverHandle) *memory {
-	m, _ := d.lookup(h).(*memory)
+	m, _ := d.mu.Lookup(h).(*memory)
 	return m
 }
 
@@ -59,7 +59,7 @@ func (d *Driver) AllocateSharedMemory(numBytes int) (ipcz.DriverHandle, error) {
 	if err != nil {
 		return 0, ipcz.ResourceExhausted
 	}
-	return d.insert(&memory{region: r}), nil
+	return d.mu.Insert(&memory{region: r}), nil
 }
 
 // GetSharedMemoryInfo returns the size of the region.
@@ -87,7 +87,7 @@ func (d *Driver) DuplicateSharedMemory(mem ipcz.DriverHandle) (ipcz.DriverHandle
 	if err != nil {
 		return 0, regionErr(err)
 	}
-	return d.insert(&memory{region: r}), nil
+	return d.mu.Insert(&memory{region: r}), nil
 }
 
 // DuplicateSharedMemoryReadOnly returns a new read-only handle to the same
@@ -106,7 +106,7 @@ func (d *Driver) DuplicateSharedMemoryReadOnly(mem ipcz.DriverHandle) (ipcz.Driv
 	if err != nil {
 		return 0, regionErr(err)
 	}
-	return d.insert(&memory{region: r}), nil
+	return d.mu.Insert(&memory{region: r}), nil
 }
 
 // IsSharedMemoryReadOnly reports whether the handle can only be mapped
@@ -138,7 +138,7 @@ func (d *Driver) MapSharedMemory(mem ipcz.DriverHandle) (ipcz.DriverHandle, []by
 	if err != nil {
 		return 0, nil, regionErr(err)
 	}
-	return d.insert(&mapping{m: mm}), mm.Bytes(), nil
+	return d.mu.Insert(&mapping{m: mm}), mm.Bytes(), nil
 }
 
 // WrapSharedMemoryFileDescriptor adopts fd, which must be a sealed memfd
@@ -168,7 +168,7 @@ func (d *Driver) WrapSharedMemoryFileDescriptor(fd int, numBytes int, readOnly b
 		r.Close()
 		r = ro
 	}
-	return d.insert(&memory{region: r}), nil
+	return d.mu.Insert(&memory{region: r}), nil
 }
 
 // UnwrapSharedMemoryFileDescriptor consumes a memory handle and returns
@@ -177,9 +177,9 @@ func (d *Driver) WrapSharedMemoryFileDescriptor(fd int, numBytes int, readOnly b
 // Errors: InvalidArgument if mem is not a memory handle.
 func (d *Driver) UnwrapSharedMemoryFileDescriptor(mem ipcz.DriverHandle) (int, error) {
 	d.mu.Lock()
-	m, ok := d.mu.objects[mem].(*memory)
+	m, ok := d.mu.LookupLocked(mem).(*memory)
 	if ok {
-		d.removeLocked(mem, m)
+		d.mu.RemoveLocked(mem, m)
 	}
 	d.mu.Unlock()
 	if !ok {

@@ -51,7 +51,7 @@ func (d *Driver) NewTransportFromFD(fd int) (ipcz.DriverHandle, error) {
 	if err := prepareSocket(fd); err != nil {
 		return 0, fmt.Errorf("%w: %w", ipcz.InvalidArgument, err)
 	}
-	return d.insert(newTransport(d, fd)), nil
+	return d.mu.Insert(newTransport(d, fd)), nil
 }
 
 // NewTransportFromFile is NewTransportFromFD for a socket held in an
@@ -120,7 +120,7 @@ func (d *Driver) Spawn(cmd *exec.Cmd) (ipcz.DriverHandle, error) {
 		closeFD(parent)
 		return 0, err
 	}
-	return d.insert(newTransport(d, parent)), nil
+	return d.mu.Insert(newTransport(d, parent)), nil
 }
 
 // withoutEnv returns env without the entries for key.

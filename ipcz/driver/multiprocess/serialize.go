@@ -42,7 +42,7 @@ const (
 // It never returns Aborted or PermissionDenied: any descriptor can cross a
 // Unix socket, whatever the transport.
 func (d *Driver) Serialize(handle, over ipcz.DriverHandle, data []byte, handles []ipcz.DriverHandle) (numBytes, numHandles int, err error) {
-	o := d.lookup(handle)
+	o := d.mu.Lookup(handle)
 	switch o := o.(type) {
 	case *transport:
 		if !o.isIdle() {
@@ -61,7 +61,7 @@ func (d *Driver) Serialize(handle, over ipcz.DriverHandle, data []byte, handles 
 
 	// Take the object out of the table first, so that nothing else can use
 	// it while its descriptor moves; put it back if that fails.
-	if d.remove(handle, o) == nil {
+	if d.mu.Remove(handle, o) == nil {
 		return 0, 0, ipcz.InvalidArgument // closed meanwhile
 	}
 	var fd int
@@ -81,7 +81,7 @@ func (d *Driver) Serialize(handle, over ipcz.DriverHandle, data []byte, handles 
 	}
 	if fd < 0 {
 		d.mu.Lock()
-		d.restoreLocked(handle, o)
+		d.mu.RestoreLocked(handle, o)
 		d.mu.Unlock()
 		if err != nil {
 			return 0, 0, ipcz.ResourceExhausted
@@ -94,7 +94,7 @@ func (d *Driver) Serialize(handle, over ipcz.DriverHandle, data []byte, handles 
 
 	binary.LittleEndian.PutUint32(data[0:], wk)
 	binary.LittleEndian.PutUint32(data[4:], extra)
-	handles[0] = d.insert(&transmissible{fd: fd})
+	handles[0] = d.mu.Insert(&transmissible{fd: fd})
 	return SerializedNumBytes, SerializedNumHandles, nil
 }
 
@@ -123,7 +123,7 @@ func (d *Driver) Deserialize(data []byte, handles []ipcz.DriverHandle, transport
 	}
 	wk := binary.LittleEndian.Uint32(data[0:])
 	extra := binary.LittleEndian.Uint32(data[4:])
-	tr, ok := d.lookup(handles[0]).(*transmissible)
+	tr, ok := d.mu.Lookup(handles[0]).(*transmissible)
 	if !ok {
 		return 0, ipcz.InvalidArgument
 	}
@@ -171,14 +171,14 @@ func (d *Driver) Deserialize(data []byte, handles []ipcz.DriverHandle, transport
 		o = &memory{region: region}
 	}
 	d.mu.Lock()
-	if d.removeLocked(handles[0], tr) == nil { // consumed meanwhile
+	if d.mu.RemoveLocked(handles[0], tr) == nil { // consumed meanwhile
 		d.mu.Unlock()
 		if region != nil {
 			_ = region.Close()
 		}
 		return 0, ipcz.InvalidArgument
 	}
-	h := d.insertLocked(o)
+	h := d.mu.InsertLocked(o)
 	d.mu.Unlock()
 	if region != nil {
 		closeFD(tr.fd) // the region holds its own descriptor

@@ -24,7 +24,7 @@ func TestSerializeTwoPass(t *testing.T) {
 			require.Equal(t, SerializedNumBytes, n)
 			require.Equal(t, SerializedNumHandles, m)
 			require.Equal(t, make([]byte, caps[0]), data)
-			require.NotNil(t, d.lookup(h))
+			require.NotNil(t, d.mu.Lookup(h))
 		}
 		data := make([]byte, 16)
 		handles := make([]ipcz.DriverHandle, 2)
@@ -32,8 +32,8 @@ func TestSerializeTwoPass(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, SerializedNumBytes, n)
 		require.Equal(t, SerializedNumHandles, m)
-		require.Nil(t, d.lookup(h), "the driver owns the object now")
-		require.IsType(t, &transmissible{}, d.lookup(handles[0]))
+		require.Nil(t, d.mu.Lookup(h), "the driver owns the object now")
+		require.IsType(t, &transmissible{}, d.mu.Lookup(handles[0]))
 		require.Zero(t, handles[1])
 		require.Equal(t, make([]byte, 8), data[8:])
 		require.NoError(t, d.Close(handles[0]))
@@ -55,7 +55,7 @@ func TestSerializeErrors(t *testing.T) {
 		_, _, err := d.Serialize(k.mem, over, buf, hs)
 		require.Equal(t, ipcz.InvalidArgument, err, "transport %d", over)
 	}
-	require.NotNil(t, d.lookup(k.mem))
+	require.NotNil(t, d.mu.Lookup(k.mem))
 }
 
 func TestSerializeRoundTrip(t *testing.T) {
@@ -90,7 +90,7 @@ func TestSerializeRoundTrip(t *testing.T) {
 		require.Equal(t, byte(42), got[4999])
 		require.NoError(t, d.Close(m))
 		require.NoError(t, d.Close(h))
-		require.Nil(t, d.lookup(ev.handles[0]), "consumed")
+		require.Nil(t, d.mu.Lookup(ev.handles[0]), "consumed")
 	}
 
 	// A transport travels, and the transport it came over keeps working.
@@ -177,10 +177,10 @@ func TestDeserializeRejectsMalformedInput(t *testing.T) {
 		{"memory claims read-only", header(wireMemoryReadOnly, 4096), func() int { return memfdFD(t, 4096, sealed) }},
 	}
 	for _, c := range cases {
-		th := d.insert(&transmissible{fd: c.fd()})
+		th := d.mu.Insert(&transmissible{fd: c.fd()})
 		_, err := d.Deserialize(c.data, []ipcz.DriverHandle{th}, k.active)
 		require.Equal(t, ipcz.InvalidArgument, err, c.name)
-		require.IsType(t, &transmissible{}, d.lookup(th), "%s: consumed on error", c.name)
+		require.IsType(t, &transmissible{}, d.mu.Lookup(th), "%s: consumed on error", c.name)
 		require.NoError(t, d.Close(th))
 	}
 
@@ -208,7 +208,7 @@ func TestDeserializeRejectsMalformedInput(t *testing.T) {
 		{header(wireMemory, 4096), memfdFD(t, 4096, sealed)},
 		{header(wireMemoryReadOnly, 4096), roMemfd()},
 	} {
-		th := d.insert(&transmissible{fd: c.fd})
+		th := d.mu.Insert(&transmissible{fd: c.fd})
 		h, err := d.Deserialize(c.data, []ipcz.DriverHandle{th}, k.active)
 		require.NoError(t, err)
 		require.NoError(t, d.Close(h))
@@ -261,10 +261,10 @@ func FuzzDeserialize(f *testing.F) {
 		case 5:
 			fd = memfdFD(t, int(size)+1, unix.F_SEAL_SHRINK)
 		}
-		th := d.insert(&transmissible{fd: fd})
+		th := d.mu.Insert(&transmissible{fd: fd})
 		h, err := d.Deserialize(data, []ipcz.DriverHandle{th}, transport)
 		if err == nil {
-			require.Nil(t, d.lookup(th))
+			require.Nil(t, d.mu.Lookup(th))
 			require.NoError(t, d.Close(h))
 		} else {
 			require.NoError(t, d.Close(th))

@@ -466,7 +466,7 @@ func (d *Driver) takeTransmissible(hs []ipcz.DriverHandle) (objs []*transmissibl
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, h := range hs {
-		o, isT := d.mu.objects[h].(*transmissible)
+		o, isT := d.mu.LookupLocked(h).(*transmissible)
 		if !isT {
 			for i, o := range objs {
 				d.restoreLocked(hs[i], o)

@@ -161,7 +161,7 @@ func transmissibleFDs(t testing.TB, d *Driver, n int) ([]ipcz.DriverHandle, []*o
 		fd, err := dupCloexec(int(w.Fd()))
 		require.NoError(t, err)
 		w.Close()
-		hs = append(hs, d.insert(&transmissible{fd: fd}))
+		hs = append(hs, d.mu.Insert(&transmissible{fd: fd}))
 		kept = append(kept, r)
 	}
 	return hs, kept
@@ -188,7 +188,7 @@ func TestManyFDsInOneMessage(t *testing.T) {
 			// Each received descriptor is the write end of the pipe whose read
 			// end we kept, in order.
 			for i, h := range ev.handles {
-				tr := d.lookup(h).(*transmissible)
+				tr := d.mu.Lookup(h).(*transmissible)
 				_, err := unix.Write(tr.fd, []byte{byte(i)})
 				require.NoError(t, err)
 				var got [1]byte
