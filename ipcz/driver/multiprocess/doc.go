@@ -98,7 +98,9 @@
 // reads the socket.
 //
 // A reader that consumes a ring never parks in the poller: when it has
-// nothing to deliver it polls the ring for a while (Spin; DefaultSpin),
+// nothing to deliver it first yields once if it delivered anything since
+// it last waited (a goroutine that its handler calls woke runs at once,
+// on its thread), then polls the ring for a while (Spin; DefaultSpin),
 // giving way to other goroutines, and to other threads of its processor
 // every few microseconds (every time, if the process may only use one
 // processor, or if the peer's reader last spun on the same processor:

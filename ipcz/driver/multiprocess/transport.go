@@ -752,6 +752,9 @@ type reader struct {
 	// it is set, the socket may hold bytes that no readiness event will
 	// announce again: the poller reports arrivals, not what is left.
 	sockDrained bool
+	// delivered is set by every handler call and cleared by wait, which
+	// then first yields the processor (ring mode).
+	delivered bool
 	// ringBuf receives messages copied out of the ring.
 	ringBuf []byte
 	// The arguments and results of readFn, which is r.read bound once so
@@ -1040,11 +1043,23 @@ var oneCPU = runtime.NumCPU() == 1
 // (only the flags if socketOnly): after polling for up to the driver's
 // spin time (yielding the processor now and then, so that a peer or
 // goroutine that shares it can run), it sleeps on the doorbell.
+//
+// If handler calls were made since the last wait, it first yields once:
+// a goroutine that a handler woke (to take the message elsewhere, say)
+// is next in line on this goroutine's processor, and the Go scheduler
+// lets no other processor take it for some microseconds. Yielding at
+// once runs it now, on this thread; otherwise it waits for the spin's
+// first yield or for a thread woken to steal it, and under load either
+// can take tens of microseconds.
 func (r *reader) wait(socketOnly bool) {
 	t, c := r.t, r.in
 	ready := func() bool {
 		return t.stopping.Load() || t.sockReady.Load() || t.fault.Load() ||
 			!socketOnly && (c.pending() || c.sockSeq() > r.next)
+	}
+	if r.delivered {
+		r.delivered = false
+		yield(oneCPU)
 	}
 	if spin := t.d.opts.spin; spin > 0 {
 		start := time.Now()
@@ -1189,6 +1204,7 @@ func (r *reader) deliver(data []byte, fds []int) error {
 		d.mu.Unlock()
 	}
 	r.next++
+	r.delivered = true
 	if err := r.h(data, r.handles, 0); err != nil {
 		// What ipcz did not consume of the rejected message is ours.
 		d.closeHandles(r.handles)
