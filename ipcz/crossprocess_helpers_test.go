@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/ipcz-go/ipcz-go/ipcz/driver/multiprocess"
 	"github.com/stretchr/testify/require"
@@ -158,12 +159,12 @@ func newCrossNet(t *testing.T) *crossNet {
 	d := multiprocess.New(multiprocess.FastPath(true))
 	broker, err := ipcz.CreateNode(d, 0, ipcz.CreateNodeAsBroker)
 	require.NoError(t, err)
-	fds := processFDs(t)
+	fds := leakcheck.OpenFDs()
 	t.Cleanup(func() {
 		require.NoError(t, broker.Close())
 		eventually(t, "the broker's driver to wind down", func() bool {
 			c := d.LiveObjects()
-			return d.RunningGoroutines() == 0 && c.Total() == c.Mappings && slices.Equal(processFDs(t), fds)
+			return d.RunningGoroutines() == 0 && c.Total() == c.Mappings && slices.Equal(leakcheck.OpenFDs(), fds)
 		})
 	})
 	return &crossNet{t: t, d: d, broker: broker}
@@ -217,19 +218,6 @@ func (c *crossChild) kill(t *testing.T) {
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
 	err := <-c.exited
 	c.exited <- err
-}
-
-// processFDs lists this process's open descriptors.
-func processFDs(t testing.TB) []string {
-	f, err := os.Open("/proc/self/fd")
-	require.NoError(t, err)
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	require.NoError(t, err)
-	self := fmt.Sprint(f.Fd())
-	names = slices.DeleteFunc(names, func(s string) bool { return s == self })
-	slices.Sort(names)
-	return names
 }
 
 // drainUntilDead takes parcels from p until it is dead (peer closed, no
@@ -289,14 +277,4 @@ func eventuallyDo(t *testing.T, what string, cond func() bool, describe func() s
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// describeFDs names each descriptor with what it refers to.
-func describeFDs(fds []string) string {
-	var b strings.Builder
-	for _, fd := range fds {
-		target, _ := os.Readlink("/proc/self/fd/" + fd)
-		fmt.Fprintf(&b, "  %s -> %s\n", fd, target)
-	}
-	return b.String()
 }

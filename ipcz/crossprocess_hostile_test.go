@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/ipcz-go/ipcz-go/ipcz/driver/multiprocess"
 	"github.com/stretchr/testify/require"
@@ -189,7 +190,7 @@ func TestCrossProcessHostileChildrenAreCutOff(t *testing.T) {
 			net := newCrossNet(t)
 			good := net.spawn("echo", false)
 			pingPongEcho(t, good.portal, "up")
-			fdsBefore := len(processFDs(t))
+			fdsBefore := len(leakcheck.OpenFDs())
 			goroutinesBefore := net.d.RunningGoroutines()
 			h := net.spawn("hostile-"+m.name, false)
 			pingPongEcho(t, h.portal, "hello")
@@ -220,10 +221,10 @@ func TestCrossProcessHostileChildrenAreCutOff(t *testing.T) {
 				h.kill(t)
 			}
 			eventuallyDo(t, "the hostile child's descriptors and goroutines to go", func() bool {
-				return net.d.RunningGoroutines() == goroutinesBefore && len(processFDs(t)) == fdsBefore
+				return net.d.RunningGoroutines() == goroutinesBefore && len(leakcheck.OpenFDs()) == fdsBefore
 			}, func() string {
 				return fmt.Sprintf("goroutines %d (before %d), %d descriptors (before %d)",
-					net.d.RunningGoroutines(), goroutinesBefore, len(processFDs(t)), fdsBefore)
+					net.d.RunningGoroutines(), goroutinesBefore, len(leakcheck.OpenFDs()), fdsBefore)
 			})
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/stretchr/testify/require"
 )
@@ -398,7 +399,7 @@ func crossChatter(k *crossKid) int {
 func crossHolder(k *crossKid) int {
 	k.expect(k.broker, "up")
 	k.put(k.broker, "up")
-	goroutines, fds := k.d.RunningGoroutines(), len(openFDNames())
+	goroutines, fds := k.d.RunningGoroutines(), len(leakcheck.OpenFDs())
 	objects := k.expect(k.broker, "hold")
 	p := objects[0].(*ipcz.Portal)
 	n, sawPeerClosed := 0, false
@@ -426,25 +427,15 @@ func crossHolder(k *crossKid) int {
 	p.Close()
 	clean := false
 	for range 10000 {
-		if k.d.RunningGoroutines() == goroutines && len(openFDNames()) == fds {
+		if k.d.RunningGoroutines() == goroutines && len(leakcheck.OpenFDs()) == fds {
 			clean = true
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
 	k.put(k.broker, fmt.Sprintf("held n=%d peerclosed=%v clean=%v goroutines=%d/%d fds=%d/%d", n, sawPeerClosed, clean,
-		k.d.RunningGoroutines(), goroutines, len(openFDNames()), fds))
+		k.d.RunningGoroutines(), goroutines, len(leakcheck.OpenFDs()), fds))
 	return crossEcho(k)
-}
-
-// openFDNames lists the process's descriptors (without a testing.T).
-func openFDNames() []string {
-	names, _ := os.ReadDir("/proc/self/fd")
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		out = append(out, n.Name())
-	}
-	return out
 }
 
 // TestCrossProcessKilledChild kills a child with SIGKILL in the middle of
@@ -456,7 +447,7 @@ func TestCrossProcessKilledChild(t *testing.T) {
 	net := newCrossNet(t)
 	b := net.spawn("holder", false)
 	pingPongEcho(t, b.portal, "up") // B's link is all set up
-	fdsBefore := processFDs(t)
+	fdsBefore := leakcheck.OpenFDs()
 	goroutinesBefore := net.d.RunningGoroutines()
 	victim := net.spawn("chatter", true)
 
@@ -485,10 +476,10 @@ func TestCrossProcessKilledChild(t *testing.T) {
 		pingPongEcho(t, b.portal, strconv.Itoa(i))
 	}
 	eventuallyDo(t, "the dead child's descriptors and goroutines to go", func() bool {
-		return net.d.RunningGoroutines() == goroutinesBefore && len(processFDs(t)) == len(fdsBefore)
+		return net.d.RunningGoroutines() == goroutinesBefore && len(leakcheck.OpenFDs()) == len(fdsBefore)
 	}, func() string {
 		return fmt.Sprintf("goroutines %d (before %d), descriptors before\n%safter\n%s, objects %+v",
-			net.d.RunningGoroutines(), goroutinesBefore, describeFDs(fdsBefore), describeFDs(processFDs(t)), net.d.LiveObjects())
+			net.d.RunningGoroutines(), goroutinesBefore, leakcheck.DescribeFDs(fdsBefore), leakcheck.DescribeFDs(leakcheck.OpenFDs()), net.d.LiveObjects())
 	})
 }
 

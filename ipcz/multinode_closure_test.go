@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/stretchr/testify/require"
 )
@@ -421,7 +422,7 @@ func TestNodeCloseReleasesEverything(t *testing.T) {
 			return d.liveTotal() == 0 && d.runningGoroutines() == 0 && len(d.leakedFDs(t, fds)) == 0
 		}, func() string {
 			return fmt.Sprintf("driver objects left: %+v, %d driver goroutines, descriptors:\n%s",
-				d.liveObjects(), d.runningGoroutines(), describeFDs(d.leakedFDs(t, fds)))
+				d.liveObjects(), d.runningGoroutines(), leakcheck.DescribeFDs(d.leakedFDs(t, fds)))
 		})
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/ipcz-go/ipcz-go/ipcz/driver/inprocess"
 	"github.com/ipcz-go/ipcz-go/ipcz/driver/multiprocess"
@@ -102,7 +103,7 @@ func (d *mnDriver) checkLeaksAtCleanup(t *testing.T) {
 			return d.runningGoroutines() == 0 && d.liveTotal() == 0 && len(d.leakedFDs(t, fds)) == 0
 		}, func() string {
 			return fmt.Sprintf("left behind: %d driver goroutines, objects %+v, descriptors:\n%s",
-				d.runningGoroutines(), d.liveObjects(), describeFDs(d.leakedFDs(t, fds)))
+				d.runningGoroutines(), d.liveObjects(), leakcheck.DescribeFDs(d.leakedFDs(t, fds)))
 		})
 	})
 }
@@ -113,7 +114,7 @@ func (d *mnDriver) openFDs(t *testing.T) []string {
 	if d.mp == nil {
 		return nil
 	}
-	return processFDs(t)
+	return leakcheck.OpenFDs()
 }
 
 // leakedFDs are the descriptors open now that were not in before (from
@@ -124,7 +125,7 @@ func (d *mnDriver) leakedFDs(t *testing.T, before []string) []string {
 		return nil
 	}
 	var out []string
-	for _, fd := range processFDs(t) {
+	for _, fd := range leakcheck.OpenFDs() {
 		if slices.Contains(before, fd) {
 			continue
 		}

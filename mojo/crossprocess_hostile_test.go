@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 )
 
 func init() {
@@ -436,7 +439,7 @@ func checkNoPipeMappingsLeft(t *testing.T) {
 		if t.Failed() {
 			return
 		}
-		if !waitUntilTrue(crossTimeout, func() bool { return len(pipeMappings()) <= before }) {
+		if !leakcheck.WaitUntil(crossTimeout, time.Millisecond, func() bool { return len(pipeMappings()) <= before }) {
 			t.Errorf("pipe mappings left: %d before, %v after", before, pipeMappings())
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz/driver/multiprocess"
 )
 
@@ -147,7 +148,7 @@ func (k *crossKit) finish(control Handle) {
 	if err := k.c.Shutdown(); err != nil {
 		k.t.Fatalf("Shutdown: %v", err)
 	}
-	if !waitUntilTrue(10*time.Second, func() bool {
+	if !leakcheck.WaitUntil(10*time.Second, time.Millisecond, func() bool {
 		return k.d.LiveObjects().Total() == 0 && k.d.RunningGoroutines() == 0
 	}) {
 		k.t.Fatalf("driver objects %+v and %d driver goroutines left at exit",
@@ -171,8 +172,8 @@ type crossBroker struct {
 // the test.
 func newCrossBroker(t testing.TB) *crossBroker {
 	t.Helper()
-	warmUpPoller()
-	fdsBefore := openFDs()
+	leakcheck.WarmUpPoller()
+	fdsBefore := leakcheck.OpenFDs()
 	goroutinesBefore := runtime.NumGoroutine()
 	d := multiprocess.New()
 	c, err := NewCore(d, true)
@@ -198,9 +199,9 @@ func newCrossBroker(t testing.TB) *crossBroker {
 		// Descriptors: none open that was not open before (an earlier
 		// failed test may still be closing some of its own).
 		newFDs := func() []string {
-			return slices.DeleteFunc(openFDs(), func(fd string) bool { return slices.Contains(fdsBefore, fd) })
+			return slices.DeleteFunc(leakcheck.OpenFDs(), func(fd string) bool { return slices.Contains(fdsBefore, fd) })
 		}
-		clean := waitUntilTrue(10*time.Second, func() bool {
+		clean := leakcheck.WaitUntil(10*time.Second, time.Millisecond, func() bool {
 			return d.LiveObjects().Total() == 0 && d.RunningGoroutines() == 0 &&
 				len(newFDs()) == 0 && runtime.NumGoroutine() <= goroutinesBefore
 		})
@@ -496,47 +497,6 @@ func matchesPattern(got []byte, off uint64) bool {
 		}
 		got = got[n:]
 		off += uint64(n)
-	}
-	return true
-}
-
-// warmUpPoller makes the Go runtime create the descriptors of its
-// network poller, so that they are there before a descriptor baseline.
-func warmUpPoller() {
-	r, w, err := os.Pipe()
-	if err != nil {
-		panic(err)
-	}
-	_ = r.SetReadDeadline(time.Now())
-	r.Close()
-	w.Close()
-}
-
-// openFDs returns the descriptors open in this process.
-func openFDs() []string {
-	f, err := os.Open("/proc/self/fd")
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		panic(err)
-	}
-	self := fmt.Sprint(f.Fd())
-	names = slices.DeleteFunc(names, func(n string) bool { return n == self })
-	slices.Sort(names)
-	return names
-}
-
-// waitUntilTrue polls cond until it holds or the timeout passes.
-func waitUntilTrue(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
 	}
 	return true
 }

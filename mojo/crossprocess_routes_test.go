@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"golang.org/x/sys/unix"
 )
 
@@ -175,7 +177,7 @@ func TestCrossProcessBetweenChildren(t *testing.T) {
 	send(t, c, controlB, "read", y, cons)
 	expectString(t, "A", recvString(t, c, controlA), "wrote 33554432 bytes; B read them")
 	expectString(t, "B", recvString(t, c, controlB), "read 33554432 bytes; A acknowledged")
-	if !waitUntilTrue(crossTimeout, func() bool { return c.Node().Stats().Proxies == 0 }) {
+	if !leakcheck.WaitUntil(crossTimeout, time.Millisecond, func() bool { return c.Node().Stats().Proxies == 0 }) {
 		t.Fatalf("the broker still proxies: %+v", c.Node().Stats())
 	}
 	send(t, c, controlA, "bye")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/internal/shm"
 )
 
@@ -53,7 +54,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "stress" {
 		os.Exit(runChild())
 	}
-	countFDs() // warm up lazily opened runtime fds
+	leakcheck.WarmUpPoller()
 	os.Exit(m.Run())
 }
 
@@ -131,24 +132,6 @@ func ownerWords(m *shm.Mapping, n int) ([]*uint32, error) {
 	return owners, nil
 }
 
-func countFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		panic(err)
-	}
-	return len(ents)
-}
-
-func checkFDLeak(t *testing.T) {
-	t.Helper()
-	before := countFDs()
-	t.Cleanup(func() {
-		if after := countFDs(); after != before {
-			t.Errorf("fd leak: %d open descriptors before, %d after", before, after)
-		}
-	})
-}
-
 func mapTwice(t *testing.T, size int) (*shm.Mapping, *shm.Mapping) {
 	t.Helper()
 	r, err := shm.Create("blockalloc-test", size)
@@ -172,7 +155,7 @@ func mapTwice(t *testing.T, size int) (*shm.Mapping, *shm.Mapping) {
 // TestTwoAllocatorsOverTwoMappings shares a region through two Allocator
 // values over two separate mappings of one memfd, as two processes would.
 func TestTwoAllocatorsOverTwoMappings(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const n, bs = 16, 128
 	m1, m2 := mapTwice(t, (n+1)*bs)
 	a1, err := New(m1.Bytes(), bs)
@@ -228,7 +211,7 @@ func TestTwoAllocatorsOverTwoMappings(t *testing.T) {
 // a second shared region so that a block handed to both processes at once
 // is caught.
 func TestTwoProcesses(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	region, err := shm.Create("blockalloc-region", (xprocBlocks+1)*xprocBlockSize)
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +303,7 @@ func (b *lockedBuffer) String() string {
 // through a second mapping while workers allocate and free through the
 // first: every result must be an error of this package or a valid offset.
 func TestHostilePeerScribbles(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const n, bs = 32, 64
 	m1, m2 := mapTwice(t, (n+1)*bs)
 	a, err := New(m1.Bytes(), bs)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ipcz-go/ipcz-go/internal/futex"
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/internal/shm"
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv(childEnv); role != "" {
 		os.Exit(runChild(role))
 	}
-	countFDs() // warm up lazily opened runtime fds
+	leakcheck.WarmUpPoller()
 	os.Exit(m.Run())
 }
 
@@ -62,24 +63,6 @@ func runChild(role string) int {
 	}
 	fmt.Fprintln(os.Stderr, "parent never slept on the word")
 	return 6
-}
-
-func countFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		panic(err)
-	}
-	return len(ents)
-}
-
-func checkFDLeak(t testing.TB) {
-	t.Helper()
-	before := countFDs()
-	t.Cleanup(func() {
-		if after := countFDs(); after != before {
-			t.Errorf("fd leak: %d open descriptors before, %d after", before, after)
-		}
-	})
 }
 
 // sharedWords returns the word at offset 0 of a fresh shared region as
@@ -137,7 +120,7 @@ func wakeUntil(t *testing.T, w *uint32, n, want int) int {
 }
 
 func TestWakeWakesWaiter(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	w := sharedWords(t, 1)[0]
 	if n, err := futex.Wake(w, 1); n != 0 || err != nil {
 		t.Fatalf("Wake with no waiter = %d, %v, want 0, nil", n, err)
@@ -164,7 +147,7 @@ func TestWakeWakesWaiter(t *testing.T) {
 // it through another mapping of the same memory, at a different virtual
 // address. That matches only because the futex is not private.
 func TestWakeAcrossMappings(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	ws := sharedWords(t, 2)
 	if ws[0] == ws[1] {
 		t.Fatal("mappings share an address")
@@ -178,7 +161,7 @@ func TestWakeAcrossMappings(t *testing.T) {
 }
 
 func TestWakeCounts(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	w := sharedWords(t, 1)[0]
 	const waiters = 3
 	var wg sync.WaitGroup
@@ -328,7 +311,7 @@ func waitSpinIgnoringSignals(w *uint32, val uint32, spins int, timeout time.Dura
 // process maps and wakes. The child retries until its Wake reports one
 // waiter woken, so a nil return here is the child's wakeup.
 func TestWakeAcrossProcesses(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	r, err := shm.Create("futex-xproc", 4096)
 	if err != nil {
 		t.Fatal(err)

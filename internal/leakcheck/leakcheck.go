@@ -1,5 +1,7 @@
-// Package leakcheck finds the goroutines a package's tests left running.
-// A test binary's TestMain calls AfterTests once the tests have run.
+// Package leakcheck finds the goroutines and descriptors a package's
+// tests left behind. A test binary's TestMain calls AfterTests once the
+// tests have run; a test calls CheckFDs first thing, or compares OpenFDs
+// itself.
 //
 // It reads every goroutine's stack (runtime.Stack), so it is for tests
 // only; it trusts nothing and changes nothing but what it prints.

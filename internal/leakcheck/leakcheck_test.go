@@ -1,6 +1,8 @@
 package leakcheck
 
 import (
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +52,25 @@ func TestWaitUntil(t *testing.T) {
 	n := 0
 	if !WaitUntil(10*time.Second, time.Microsecond, func() bool { n++; return n == 3 }) || n != 3 {
 		t.Fatalf("WaitUntil stopped after %d calls", n)
+	}
+}
+
+func TestOpenFDsSeesNewDescriptors(t *testing.T) {
+	before := OpenFDs()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	during := OpenFDs()
+	r.Close()
+	w.Close()
+	if len(during) != len(before)+2 {
+		t.Fatalf("%d descriptors with a pipe open, want %d", len(during), len(before)+2)
+	}
+	if after := OpenFDs(); !slices.Equal(before, after) {
+		t.Fatalf("descriptors after closing the pipe:\n%s want\n%s", DescribeFDs(after), DescribeFDs(before))
+	}
+	if !strings.Contains(DescribeFDs(during), "pipe:") {
+		t.Fatalf("DescribeFDs does not name the pipe:\n%s", DescribeFDs(during))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 	}
 	// Warm up anything the runtime opens lazily (the poller's epoll fd)
 	// so that fd counts taken by tests are comparable.
-	countFDs()
+	leakcheck.WarmUpPoller()
 	os.Exit(m.Run())
 }
 
@@ -57,28 +58,6 @@ func runChild(role string) int {
 	return 1
 }
 
-// countFDs returns the number of open descriptors of this process.
-func countFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		panic(err)
-	}
-	return len(ents)
-}
-
-// checkFDLeak fails the test if the number of open descriptors when the
-// test (and its other cleanups) finish differs from the number now. Call
-// it first so that its cleanup runs last.
-func checkFDLeak(t *testing.T) {
-	t.Helper()
-	before := countFDs()
-	t.Cleanup(func() {
-		if after := countFDs(); after != before {
-			t.Errorf("fd leak: %d open descriptors before, %d after", before, after)
-		}
-	})
-}
-
 func mustCreate(t *testing.T, size int) *Region {
 	t.Helper()
 	r, err := Create("shm-test", size)
@@ -100,7 +79,7 @@ func mustMap(t *testing.T, r *Region, writable bool) *Mapping {
 }
 
 func TestCreateMapWriteReadThroughDups(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const size = 3*4096 + 5
 	r := mustCreate(t, size)
 	d, err := r.Dup()
@@ -146,7 +125,7 @@ func TestCreateMapWriteReadThroughDups(t *testing.T) {
 }
 
 func TestSizeAndSeals(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const size = 12345
 	r := mustCreate(t, size)
 	if got := r.Size(); got != size {
@@ -182,7 +161,7 @@ func TestSizeAndSeals(t *testing.T) {
 }
 
 func TestCreateInvalid(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	for _, size := range []int{0, -1} {
 		if r, err := Create("bad", size); err == nil {
 			r.Close()
@@ -196,7 +175,7 @@ func TestCreateInvalid(t *testing.T) {
 }
 
 func TestFromFDAdoptsSealedRegion(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	r := mustCreate(t, 8192)
 	mustMap(t, r, true).Bytes()[100] = 42
 	fd, err := unix.Dup(r.FD()) // what SCM_RIGHTS would deliver
@@ -246,7 +225,7 @@ func memfd(t *testing.T, flags, size, seals int) int {
 }
 
 func TestFromFDRejects(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const sealing = unix.MFD_ALLOW_SEALING
 	tests := []struct {
 		name string
@@ -354,7 +333,7 @@ func TestFromFDRejects(t *testing.T) {
 }
 
 func TestDupReadOnlyIsEnforcedByKernel(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const size = 2 * 4096
 	r := mustCreate(t, size)
 	w := mustMap(t, r, true).Bytes()
@@ -456,7 +435,7 @@ func TestDupReadOnlyIsEnforcedByKernel(t *testing.T) {
 }
 
 func TestSealFutureWrites(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const size = 4096
 	r := mustCreate(t, size)
 	w := mustMap(t, r, true).Bytes()
@@ -512,8 +491,8 @@ func TestSealFutureWrites(t *testing.T) {
 }
 
 func TestMappingOutlivesRegion(t *testing.T) {
-	checkFDLeak(t)
-	before := countFDs()
+	leakcheck.CheckFDs(t)
+	before := len(leakcheck.OpenFDs())
 	r, err := Create("outlive", 4096)
 	if err != nil {
 		t.Fatal(err)
@@ -536,7 +515,7 @@ func TestMappingOutlivesRegion(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := countFDs(); n != before {
+	if n := len(leakcheck.OpenFDs()); n != before {
 		t.Fatalf("%d fds open with regions closed, want %d", n, before)
 	}
 	m1.Bytes()[4095] = 0x5A
@@ -555,7 +534,7 @@ func TestMappingOutlivesRegion(t *testing.T) {
 }
 
 func TestUnmapTwiceIsError(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	r := mustCreate(t, 4096)
 	m, err := Map(r, true)
 	if err != nil {
@@ -576,7 +555,7 @@ func TestUnmapTwiceIsError(t *testing.T) {
 }
 
 func TestCloseTwiceAndUseAfterClose(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	r, err := Create("close", 4096)
 	if err != nil {
 		t.Fatal(err)
@@ -608,7 +587,7 @@ func TestCloseTwiceAndUseAfterClose(t *testing.T) {
 }
 
 func TestWordAccessors(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const size = 4096
 	r := mustCreate(t, size)
 	m := mustMap(t, r, true)
@@ -646,7 +625,7 @@ func TestWordAccessors(t *testing.T) {
 // adopts it with FromFD, checks a byte the parent wrote and writes a
 // pattern the parent then reads.
 func TestCrossProcess(t *testing.T) {
-	checkFDLeak(t)
+	leakcheck.CheckFDs(t)
 	const size = 8192
 	r := mustCreate(t, size)
 	b := mustMap(t, r, true).Bytes()

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +37,7 @@ func registerChild(name string, f func() int) {
 func TestMain(m *testing.M) {
 	if name := os.Getenv(childEnv); name != "" {
 		os.Unsetenv(childEnv)
-		warmUpPoller()
+		leakcheck.WarmUpPoller()
 		f := children[name]
 		if f == nil {
 			fmt.Fprintf(os.Stderr, "unknown child %q\n", name)
@@ -46,55 +45,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(f())
 	}
-	warmUpPoller()
+	leakcheck.WarmUpPoller()
 	os.Exit(leakcheck.AfterTests(m.Run(), 10*time.Second,
 		"github.com/ipcz-go/ipcz-go/ipcz/driver/multiprocess", "testing.(*F).Fuzz"))
-}
-
-// warmUpPoller makes the Go runtime create the descriptors of its
-// network poller (epoll and its wake-up eventfd), so that they are there
-// before the first descriptor count of a leak check.
-func warmUpPoller() {
-	r, w, err := os.Pipe()
-	if err != nil {
-		panic(err)
-	}
-	_ = r.SetReadDeadline(time.Now())
-	r.Close()
-	w.Close()
 }
 
 // waitUntil polls cond until it holds or the timeout passes.
 func waitUntil(timeout time.Duration, cond func() bool) bool {
 	return leakcheck.WaitUntil(timeout, time.Millisecond, cond)
-}
-
-// openFDs returns the descriptors open in this process, as listed by
-// /proc/self/fd (less the one the listing itself uses).
-func openFDs() []string {
-	f, err := os.Open("/proc/self/fd")
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		panic(err)
-	}
-	self := fmt.Sprint(f.Fd())
-	names = slices.DeleteFunc(names, func(n string) bool { return n == self })
-	slices.Sort(names)
-	return names
-}
-
-// describeFDs names each descriptor with what it refers to.
-func describeFDs(fds []string) string {
-	var b strings.Builder
-	for _, fd := range fds {
-		target, _ := os.Readlink("/proc/self/fd/" + fd)
-		fmt.Fprintf(&b, "  %s -> %s\n", fd, target)
-	}
-	return b.String()
 }
 
 // newDriver returns a Driver made with opts whose cleanup checks (after a
@@ -103,13 +61,13 @@ func describeFDs(fds []string) string {
 // is still mapped.
 func newDriver(t testing.TB, opts ...Option) *Driver {
 	t.Helper()
-	before := openFDs()
+	before := leakcheck.OpenFDs()
 	rings := ringMappings()
 	d := New(opts...)
 	t.Cleanup(func() {
 		ok := waitUntil(10*time.Second, func() bool {
 			return d.RunningGoroutines() == 0 && d.LiveObjects().Total() == 0 &&
-				slices.Equal(openFDs(), before) && ringMappings() == rings
+				slices.Equal(leakcheck.OpenFDs(), before) && ringMappings() == rings
 		})
 		if ok {
 			return
@@ -123,8 +81,8 @@ func newDriver(t testing.TB, opts ...Option) *Driver {
 		if c := d.LiveObjects(); c.Total() != 0 {
 			t.Errorf("objects still open: %+v", c)
 		}
-		if after := openFDs(); !slices.Equal(after, before) {
-			t.Errorf("descriptor leak: before\n%safter\n%s", describeFDs(before), describeFDs(after))
+		if after := leakcheck.OpenFDs(); !slices.Equal(after, before) {
+			t.Errorf("descriptor leak: before\n%safter\n%s", leakcheck.DescribeFDs(before), leakcheck.DescribeFDs(after))
 		}
 	})
 	return d
@@ -342,7 +300,7 @@ func newChildKit() *childKit {
 	// The inherited socket is in the baseline of the leak check; the
 	// transport closes it before the check.
 	inherited := os.Getenv(TransportFDEnv)
-	before := slices.DeleteFunc(openFDs(), func(fd string) bool { return fd == inherited })
+	before := slices.DeleteFunc(leakcheck.OpenFDs(), func(fd string) bool { return fd == inherited })
 	k := &childKit{d: New(), r: newRecorder(), before: before}
 	h, err := k.d.TransportFromEnvironment()
 	if err != nil {
@@ -404,11 +362,11 @@ func (k *childKit) finish() int {
 	k.d.Close(k.t)
 	ok := waitUntil(10*time.Second, func() bool {
 		return k.d.RunningGoroutines() == 0 && k.d.LiveObjects().Total() == 0 &&
-			slices.Equal(openFDs(), k.before) && ringMappings() == 0
+			slices.Equal(leakcheck.OpenFDs(), k.before) && ringMappings() == 0
 	})
 	if !ok {
 		fmt.Fprintf(os.Stderr, "child: leak: goroutines %d, objects %+v, rings mapped %d, fds before\n%safter\n%s",
-			k.d.RunningGoroutines(), k.d.LiveObjects(), ringMappings(), describeFDs(k.before), describeFDs(openFDs()))
+			k.d.RunningGoroutines(), k.d.LiveObjects(), ringMappings(), leakcheck.DescribeFDs(k.before), leakcheck.DescribeFDs(leakcheck.OpenFDs()))
 		return 4
 	}
 	return 0

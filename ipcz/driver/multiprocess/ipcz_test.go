@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/stretchr/testify/require"
 )
@@ -107,7 +108,7 @@ func childNode() int {
 }
 
 func TestIPCZNodesAcrossProcesses(t *testing.T) {
-	fdsBefore := openFDs()
+	fdsBefore := leakcheck.OpenFDs()
 	d := New()
 	broker, err := ipcz.CreateNode(d, 0, ipcz.CreateNodeAsBroker)
 	require.NoError(t, err)
@@ -144,10 +145,10 @@ func TestIPCZNodesAcrossProcesses(t *testing.T) {
 		require.NoError(t, broker.Close())
 		ok := waitUntil(10*time.Second, func() bool {
 			c := d.LiveObjects()
-			return d.RunningGoroutines() == 0 && c.Total() == c.Mappings && slices.Equal(openFDs(), fdsBefore)
+			return d.RunningGoroutines() == 0 && c.Total() == c.Mappings && slices.Equal(leakcheck.OpenFDs(), fdsBefore)
 		})
 		require.True(t, ok, "goroutines %d, objects %+v, fds before\n%safter\n%s", d.RunningGoroutines(),
-			d.LiveObjects(), describeFDs(fdsBefore), describeFDs(openFDs()))
+			d.LiveObjects(), leakcheck.DescribeFDs(fdsBefore), leakcheck.DescribeFDs(leakcheck.OpenFDs()))
 		// The ipcz core keeps the link's shared memory mapped after
 		// Node.Close (see NodeLink.fail); that mapping is all that may be
 		// left.
@@ -162,7 +163,7 @@ func TestIPCZNodesAcrossProcesses(t *testing.T) {
 // each, and the route then goes over that direct link. Boxed descriptors
 // then travel over it.
 func TestIPCZIntroductionInProcess(t *testing.T) {
-	fdsBefore := openFDs()
+	fdsBefore := leakcheck.OpenFDs()
 	d := New()
 	broker, err := ipcz.CreateNode(d, 0, ipcz.CreateNodeAsBroker)
 	require.NoError(t, err)
@@ -239,9 +240,9 @@ func TestIPCZIntroductionInProcess(t *testing.T) {
 	require.NoError(t, broker.Close())
 	require.True(t, waitUntil(10*time.Second, func() bool {
 		c := d.LiveObjects()
-		return d.RunningGoroutines() == 0 && c.Total() == c.Mappings && slices.Equal(openFDs(), fdsBefore)
+		return d.RunningGoroutines() == 0 && c.Total() == c.Mappings && slices.Equal(leakcheck.OpenFDs(), fdsBefore)
 	}), "goroutines %d, objects %+v, fds before\n%safter\n%s", d.RunningGoroutines(), d.LiveObjects(),
-		describeFDs(fdsBefore), describeFDs(openFDs()))
+		leakcheck.DescribeFDs(fdsBefore), leakcheck.DescribeFDs(leakcheck.OpenFDs()))
 	// As in TestIPCZNodesAcrossProcesses, the core keeps each link's
 	// shared memory mapped after Node.Close.
 	t.Logf("objects left: %+v", d.LiveObjects())

@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/ipcz-go/ipcz-go/internal/leakcheck"
 	"github.com/ipcz-go/ipcz-go/internal/shm"
 	"github.com/ipcz-go/ipcz-go/ipcz"
 	"github.com/stretchr/testify/require"
@@ -231,7 +232,7 @@ func FuzzDeserialize(f *testing.F) {
 	require.NoError(f, err)
 	defer d.Close(transport)
 	defer d.Close(peer)
-	before := len(openFDs())
+	before := len(leakcheck.OpenFDs())
 	f.Fuzz(func(t *testing.T, data []byte, fdKind uint8, size uint16) {
 		var fd int
 		switch fdKind % 6 {
@@ -269,7 +270,7 @@ func FuzzDeserialize(f *testing.F) {
 		} else {
 			require.NoError(t, d.Close(th))
 		}
-		require.Equal(t, before, len(openFDs()))
+		require.Equal(t, before, len(leakcheck.OpenFDs()))
 		require.Equal(t, 2, d.LiveObjects().Total())
 	})
 }
