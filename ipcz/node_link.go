@@ -401,14 +401,6 @@ func (l *NodeLink) fail(bad bool) {
 	}
 }
 
-// currentMemory returns the link's shared memory, nil if it has none
-// (yet, or any more), without taking a reference: only for comparing.
-func (l *NodeLink) currentMemory() *nodeLinkMemory {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.memory
-}
-
 // acquireMemory returns the link's shared memory with a reference the
 // caller must release, or nil (before the handshake, or once unmapped).
 func (l *NodeLink) acquireMemory() *nodeLinkMemory {

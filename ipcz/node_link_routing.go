@@ -34,11 +34,11 @@ func (l *NodeLink) sendParcel(sublink SublinkID, p *Parcel) {
 	data := p.remainingData()
 	var shared *nodeLinkMemory
 	var f fragment
-	if p.placedIn(l.currentMemory()) {
+	if p.placedIn(l) {
 		// Put wrote the bytes into this link's memory already: the block
 		// changes hands as it is.
 		shared, f = p.shared, p.fragment
-		p.shared, p.data, p.consumed = nil, nil, 0
+		p.shared, p.data, p.consumed, p.placedFor = nil, nil, 0, nil
 	} else {
 		shared, f = l.placeInSharedMemory(data)
 	}

@@ -22,6 +22,10 @@ type Parcel struct {
 	// shared memory (fragment names the block); nil otherwise.
 	shared   *nodeLinkMemory
 	fragment fragment
+	// placedFor is the link whose shared memory Put or BeginPut wrote the
+	// bytes into (shared), so that the link can send the block as it is;
+	// nil for every other parcel.
+	placedFor *NodeLink
 }
 
 // parcelSource is the link a parcel arrived over from another node.
@@ -40,15 +44,16 @@ func (p *Parcel) releaseData() {
 	if p.shared != nil {
 		p.shared.free(p.fragment)
 		p.shared.release()
-		p.shared = nil
+		p.shared, p.placedFor = nil, nil
 		p.data, p.consumed = nil, 0
 	}
 }
 
 // placedIn reports whether the parcel's bytes, all unread, fill a block
-// of m: a block that can change hands as it is.
-func (p *Parcel) placedIn(m *nodeLinkMemory) bool {
-	return m != nil && p.shared == m && p.consumed == 0 && int(p.fragment.size) == len(p.data)
+// that Put or BeginPut placed in l's memory: a block that can change hands
+// as it is.
+func (p *Parcel) placedIn(l *NodeLink) bool {
+	return p.placedFor == l && p.shared != nil && p.consumed == 0 && int(p.fragment.size) == len(p.data)
 }
 
 // discard releases the parcel's memory and closes every object still
@@ -94,7 +99,7 @@ func (r *Router) newOutboundParcel(data []byte) *Parcel {
 		if rl != nil {
 			if memory, f, block := rl.nodeLink.allocateParcelData(len(data)); memory != nil {
 				copy(block, data)
-				return &Parcel{data: block, shared: memory, fragment: f}
+				return &Parcel{data: block, shared: memory, fragment: f, placedFor: rl.nodeLink}
 			}
 		}
 	}

@@ -137,12 +137,12 @@ func (p *Portal) EndPut(numBytesProduced int, objects []Object, flags EndPutFlag
 	if flags&EndPutAbort != 0 {
 		return r.abortPut()
 	}
-	parcel, err := r.takePendingPut(numBytesProduced)
+	parcel, handedOver, err := r.takePendingPut(numBytesProduced)
 	if err != nil {
 		return err
 	}
 	err = p.sendParcel(r, parcel, objects, nil, true)
-	r.finishPendingPut(err == nil)
+	r.finishPendingPut(err == nil, handedOver)
 	return err
 }
 

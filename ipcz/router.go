@@ -56,13 +56,11 @@ type Router struct {
 
 	// pendingPut is the buffer of a two-phase put in progress;
 	// putAllocating is set while BeginPut allocates it (with mu released)
-	// and putCommitting while EndPut sends it; putHandedOver says the
-	// committing parcel took the buffer's shared block. Guarded by mu.
+	// and putCommitting while EndPut sends it. Guarded by mu.
 	pendingPut    pendingPut
 	hasPendingPut bool
 	putAllocating bool
 	putCommitting bool
-	putHandedOver bool
 	// inTwoPhaseGet is set between BeginGet and EndGet. Guarded by mu.
 	inTwoPhaseGet bool
 

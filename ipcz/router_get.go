@@ -176,6 +176,8 @@ type pendingPut struct {
 	// reference that release (or the parcel the block goes out in) drops.
 	memory   *nodeLinkMemory
 	fragment fragment
+	// link is the node link memory belongs to.
+	link *NodeLink
 }
 
 // release frees the buffer's shared block, if any.
@@ -205,6 +207,7 @@ func (r *Router) beginPut(n int, allowPartial bool, limits *PutLimits) ([]byte, 
 	var pp pendingPut
 	if link != nil {
 		pp.memory, pp.fragment, pp.buf = link.nodeLink.allocateParcelData(n)
+		pp.link = link.nodeLink
 	}
 	if pp.memory == nil {
 		pp.buf = make([]byte, n)
@@ -250,47 +253,46 @@ func (r *Router) beginPutLocked(n *int, allowPartial bool, limits *PutLimits) er
 }
 
 // takePendingPut returns a parcel holding the first numBytes of the
-// pending two-phase put buffer, for committing. The put stays pending
-// (for a retry) if the size is wrong, and until finishPendingPut.
-func (r *Router) takePendingPut(numBytes int) (*Parcel, error) {
+// pending two-phase put buffer, for committing, and whether the parcel
+// took the buffer's shared block (so that a successful commit must not
+// free it). The put stays pending (for a retry) if the size is wrong, and
+// until finishPendingPut.
+func (r *Router) takePendingPut(numBytes int) (parcel *Parcel, handedOver bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.portalClosed {
-		return nil, InvalidArgument
+		return nil, false, InvalidArgument
 	}
 	if !r.hasPendingPut || r.putAllocating || r.putCommitting {
-		return nil, FailedPrecondition
+		return nil, false, FailedPrecondition
 	}
 	pp := &r.pendingPut
 	if numBytes < 0 || numBytes > len(pp.buf) {
-		return nil, InvalidArgument
+		return nil, false, InvalidArgument
 	}
 	r.putCommitting = true
 	data := pp.buf[:numBytes:numBytes]
 	switch {
 	case pp.memory == nil:
-		return &Parcel{data: data}, nil
+		return &Parcel{data: data}, false, nil
 	case numBytes < minSharedParcelData:
 		// Too small to travel through shared memory: the block is freed
 		// once the copy is committed.
-		return newParcelCopy(data), nil
+		return newParcelCopy(data), false, nil
 	default:
-		r.putHandedOver = true
 		f := pp.fragment
 		f.size = uint32(numBytes)
-		return &Parcel{data: data, shared: pp.memory, fragment: f}, nil
+		return &Parcel{data: data, shared: pp.memory, fragment: f, placedFor: pp.link}, true, nil
 	}
 }
 
 // finishPendingPut ends a commit started by takePendingPut: on success the
 // put is over; on failure it stays pending, unless the portal was closed
-// meanwhile.
-func (r *Router) finishPendingPut(committed bool) {
+// meanwhile. handedOver is what takePendingPut said.
+func (r *Router) finishPendingPut(committed, handedOver bool) {
 	var done pendingPut
 	r.mu.Lock()
 	r.putCommitting = false
-	handedOver := r.putHandedOver
-	r.putHandedOver = false
 	if committed || r.portalClosed {
 		done = r.pendingPut
 		r.pendingPut, r.hasPendingPut = pendingPut{}, false
