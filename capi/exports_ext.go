@@ -483,8 +483,7 @@ func capi_drv_MapSharedMemory(id C.uint32_t, driverMemory C.IpczDriverHandle, fl
 	if err != nil {
 		return ipczResult(err)
 	}
-	drvPins.pin([2]uintptr{uintptr(id), uintptr(m)}, b)
-	storePointer(unsafe.Pointer(address), bytesPtr(b))
+	drvPins.lend([2]uintptr{uintptr(id), uintptr(m)}, b, unsafe.Pointer(address))
 	*driverMapping = C.IpczDriverHandle(m)
 	return ipczOK
 }

@@ -329,10 +329,7 @@ func capi_ipcz_BeginPut(portal C.IpczHandle, flags C.IpczBeginPutFlags, options 
 	if err != nil {
 		return ipczResult(err)
 	}
-	portalPins.pin(portal, buf)
-	if data != nil {
-		storePointer(unsafe.Pointer(data), bytesPtr(buf))
-	}
+	portalPins.lend(portal, buf, unsafe.Pointer(data))
 	if numBytes != nil {
 		*numBytes = C.size_t(len(buf))
 	}
@@ -468,10 +465,7 @@ func capi_ipcz_BeginGet(portal C.IpczHandle, flags C.uint32_t, options C.capi_co
 	if err != nil {
 		return ipczResult(err)
 	}
-	portalPins.pin(portal, buf)
-	if data != nil {
-		storePointer(unsafe.Pointer(data), bytesPtr(buf))
-	}
+	portalPins.lend(portal, buf, unsafe.Pointer(data))
 	if numBytes != nil {
 		*numBytes = C.size_t(len(buf))
 	}

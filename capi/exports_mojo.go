@@ -350,8 +350,7 @@ func MojoBeginWriteData(producer C.MojoHandle, buffer *unsafe.Pointer, bufferNum
 	if res != mojo.ResultOK {
 		return C.MojoResult(res)
 	}
-	dataPins.pin(mojo.Handle(producer), b)
-	storePointer(unsafe.Pointer(buffer), bytesPtr(b))
+	dataPins.lend(mojo.Handle(producer), b, unsafe.Pointer(buffer))
 	*bufferNumBytes = C.uint32_t(len(b))
 	return mojoOK
 }
@@ -409,8 +408,7 @@ func MojoBeginReadData(consumer C.MojoHandle, buffer C.capi_const_void_ptr_ptr, 
 	if res != mojo.ResultOK {
 		return C.MojoResult(res)
 	}
-	dataPins.pin(mojo.Handle(consumer), b)
-	storePointer(unsafe.Pointer(buffer), bytesPtr(b))
+	dataPins.lend(mojo.Handle(consumer), b, unsafe.Pointer(buffer))
 	*bufferNumBytes = C.uint32_t(len(b))
 	return mojoOK
 }

@@ -62,6 +62,16 @@ func (t *pinTable[K]) pin(k K, b []byte) {
 	t.m[k] = pn
 }
 
+// lend pins b under k and, if dst is not nil, stores the address of b's
+// first byte (nil when b is empty) at dst, a C pointer-to-pointer: how C
+// is handed Go memory it may use until k's pin is released.
+func (t *pinTable[K]) lend(k K, b []byte, dst unsafe.Pointer) {
+	t.pin(k, b)
+	if dst != nil {
+		storePointer(dst, bytesPtr(b))
+	}
+}
+
 // release unpins whatever k holds.
 func (t *pinTable[K]) release(k K) {
 	if t.n.Load() == 0 {
