@@ -25,9 +25,9 @@ import "github.com/ipcz-go/ipcz-go/internal/wire"
 // Growth is then asynchronous; parcels go inline meanwhile.
 
 // allocateLinkState allocates a linkState in the link's memory, growing
-// the pool if it is exhausted or running low. It returns a null fragment and nil if none
-// can be had now; the new link then works without shared state (and
-// cannot be bypassed).
+// the pool if it is exhausted or running low. It returns a null fragment
+// and nil if none can be had now; the new link then works without shared
+// state (and cannot be bypassed).
 func (l *NodeLink) allocateLinkState() (fragment, *linkState) {
 	memory := l.acquireMemory()
 	if memory == nil {
